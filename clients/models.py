@@ -1,0 +1,194 @@
+"""The MSPs we work for, the addresses they mail us at, and how their mail is treated."""
+
+import re
+import zoneinfo
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models.functions import Lower
+
+
+def validate_timezone(value: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError(f"{value!r} is not an IANA time zone (e.g. Europe/London).") from exc
+
+
+def validate_regex(value: str) -> None:
+    try:
+        re.compile(value)
+    except re.error as exc:
+        raise ValidationError(f"Not a valid regular expression: {exc}") from exc
+
+
+class PsaKind(models.TextChoices):
+    NONE = "none", "No PSA"
+    CONNECTWISE = "connectwise", "ConnectWise PSA"
+    AUTOTASK = "autotask", "Autotask"
+    HALOPSA = "halopsa", "HaloPSA"
+    SYNCRO = "syncro", "Syncro"
+
+
+# How each PSA writes its ticket number into the subjects of its notifications.
+# The first capture group is the number as the PSA knows it.
+DEFAULT_PSA_TICKET_PATTERNS = {
+    PsaKind.CONNECTWISE: r"\bTicket\s*#\s*(\d{3,10})\b",
+    PsaKind.AUTOTASK: r"\b(T\d{8}\.\d{4})\b",
+    PsaKind.HALOPSA: r"(?:\[\s*ID\s*:?\s*|\bTicket\s*(?:ID)?\s*[#:]\s*)0*(\d{1,10})\b",
+    PsaKind.SYNCRO: r"\bTicket\s*#\s*(\d{1,10})\b",
+}
+
+
+class Client(models.Model):
+    """An MSP whose mail and calls we handle."""
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    timezone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_timezone], help_text="IANA name."
+    )
+    active = models.BooleanField(default=True, help_text="Mail to an inactive client is rejected.")
+    psa_kind = models.CharField(max_length=20, choices=PsaKind, default=PsaKind.NONE)
+    psa_ticket_pattern = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[validate_regex],
+        help_text="Regex finding the MSP's ticket number in a subject; first group is the "
+        "number. Blank: the default for the PSA kind.",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def effective_psa_pattern(self) -> str:
+        return self.psa_ticket_pattern or DEFAULT_PSA_TICKET_PATTERNS.get(self.psa_kind, "")
+
+    def find_psa_ticket_number(self, subject: str) -> str:
+        """The MSP's ticket number in `subject`, or '' when its PSA's pattern is absent."""
+        pattern = self.effective_psa_pattern
+        if not pattern:
+            return ""
+        match = re.search(pattern, subject, re.IGNORECASE)
+        if not match:
+            return ""
+        return (match.group(1) if match.groups() else match.group(0))[:50]
+
+
+def normalise_address(address: str) -> str:
+    """Lower-case, with any +tag removed: acme+alerts@x routes like acme@x."""
+    address = (address or "").strip().strip("<>").lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+class DedicatedAddress(models.Model):
+    """An address we gave one client; mail to it (or to a +tag of it) is that client's."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="addresses")
+    address = models.EmailField(max_length=254)
+    note = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        verbose_name_plural = "dedicated addresses"
+        constraints = [
+            models.UniqueConstraint(Lower("address"), name="dedicated_address_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.address
+
+    def clean(self) -> None:
+        self.address = normalise_address(self.address)
+
+    def save(self, *args, **kwargs):
+        self.address = normalise_address(self.address)
+        super().save(*args, **kwargs)
+
+
+class Level(models.IntegerChoices):
+    HIGH = 1, "High"
+    MEDIUM = 2, "Medium"
+    LOW = 3, "Low"
+
+
+class IntakeRule(models.Model):
+    """One of a client's ordered rules: conditions on a mail, actions when all hold.
+
+    Blank conditions always hold. Regexes are searched case-insensitively.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="intake_rules")
+    position = models.PositiveIntegerField(default=0, help_text="Rules run in ascending order.")
+    name = models.CharField(max_length=200)
+    enabled = models.BooleanField(default=True)
+    stop_processing = models.BooleanField(default=False, help_text="Later rules are skipped.")
+
+    # Conditions
+    sender_pattern = models.CharField(max_length=300, blank=True, validators=[validate_regex])
+    subject_pattern = models.CharField(max_length=300, blank=True, validators=[validate_regex])
+    body_pattern = models.CharField(max_length=300, blank=True, validators=[validate_regex])
+    header_name = models.CharField(max_length=100, blank=True)
+    header_pattern = models.CharField(max_length=300, blank=True, validators=[validate_regex])
+    window_start = models.TimeField(null=True, blank=True, help_text="In the client's time zone.")
+    window_end = models.TimeField(
+        null=True, blank=True, help_text="May be earlier than the start: the window crosses midnight."
+    )
+    window_weekdays = models.CharField(
+        max_length=7, blank=True, help_text="Days the window applies, 0=Monday … 6=Sunday; blank: every day."
+    )
+
+    # Actions
+    set_impact = models.PositiveSmallIntegerField(choices=Level, null=True, blank=True)
+    set_urgency = models.PositiveSmallIntegerField(choices=Level, null=True, blank=True)
+    set_category = models.CharField(max_length=100, blank=True)
+    suppress = models.BooleanField(default=False, help_text="Record the mail; open no ticket.")
+    treat_as_alert = models.BooleanField(default=False)
+    fingerprint_pattern = models.CharField(
+        max_length=300,
+        blank=True,
+        validators=[validate_regex],
+        help_text="With 'treat as alert': regex on the subject whose groups form the alert's "
+        "fingerprint. Blank: the preset or generic fingerprint.",
+    )
+
+    class Meta:
+        ordering = ["client", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if bool(self.header_name) != bool(self.header_pattern):
+            raise ValidationError("A header condition needs both the header name and a pattern.")
+        if (self.window_start is None) != (self.window_end is None):
+            raise ValidationError("A time window needs both a start and an end.")
+        if self.window_weekdays and not set(self.window_weekdays) <= set("0123456"):
+            raise ValidationError({"window_weekdays": "Use digits 0 (Monday) to 6 (Sunday)."})
+        if self.fingerprint_pattern and not self.treat_as_alert:
+            raise ValidationError({"fingerprint_pattern": "Only used with 'treat as alert'."})
+
+
+class PortalMembership(models.Model):
+    """A user of an MSP who may see that MSP's own work in the portal and API."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="portal_members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="portal_memberships"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "user"], name="portal_membership_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.client}"

@@ -1,0 +1,144 @@
+"""Demo data for a newcomer: clients, addresses, rules, an SDM, agents, a portal user.
+
+Idempotent: running it again changes nothing that is already there (passwords
+included), and prints the logins each time.
+"""
+
+from datetime import time
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.core.management.base import BaseCommand
+from django.db import transaction
+
+from clients.models import Client, DedicatedAddress, IntakeRule, Level, PortalMembership, PsaKind
+
+SDM_GROUP = "Service desk managers"
+AGENT_GROUP = "Agents"
+# (username, password, groups, is_staff)
+DEMO_USERS = [
+    ("sdm", "demo-sdm-2026", [SDM_GROUP], True),
+    ("agent.alex", "demo-agent-2026", [AGENT_GROUP], False),
+    ("agent.sam", "demo-agent-2026", [AGENT_GROUP], False),
+    ("acme.portal", "demo-portal-2026", [], False),
+]
+DEMO_CLIENTS = [
+    {
+        "slug": "acme",
+        "name": "Acme IT Services",
+        "timezone": "Europe/London",
+        "psa_kind": PsaKind.CONNECTWISE,
+        "addresses": ["acme@in.ourdesk.example"],
+    },
+    {
+        "slug": "northwind",
+        "name": "Northwind MSP",
+        "timezone": "America/New_York",
+        "psa_kind": PsaKind.AUTOTASK,
+        "addresses": ["northwind@in.ourdesk.example"],
+    },
+    {
+        "slug": "globex",
+        "name": "Globex Managed Services",
+        "timezone": "Australia/Sydney",
+        "psa_kind": PsaKind.HALOPSA,
+        "addresses": ["globex@in.ourdesk.example", "globex-alerts@in.ourdesk.example"],
+    },
+]
+DEMO_RULES = {
+    "acme": [
+        {
+            "name": "Failed backups are urgent",
+            "subject_pattern": r"backup.*(fail|error)",
+            "set_impact": Level.HIGH,
+            "set_urgency": Level.HIGH,
+            "set_category": "Backup",
+        },
+        {
+            "name": "Vendor newsletters are not work",
+            "sender_pattern": r"newsletter@|marketing@",
+            "suppress": True,
+        },
+    ],
+    "northwind": [
+        {
+            "name": "Night-time server alerts are high impact",
+            "subject_pattern": r"^(Problem|Resolved)",
+            "window_start": time(20, 0),
+            "window_end": time(7, 0),
+            "set_impact": Level.HIGH,
+            "set_category": "Monitoring",
+        },
+    ],
+    "globex": [
+        {
+            "name": "Veeam job reports fold per job",
+            "sender_pattern": r"veeam@",
+            "treat_as_alert": True,
+            "fingerprint_pattern": r"\[(?:Failed|Warning|Success)\]\s+(.+?)\s*\(",
+        },
+    ],
+}
+SDM_MODELS = [
+    ("clients", ["client", "dedicatedaddress", "intakerule", "portalmembership"]),
+    ("tickets", ["ticket", "message", "attachment", "ticketevent", "inboundmail"]),
+]
+
+
+class Command(BaseCommand):
+    help = "Create demo clients, addresses, rules and users (idempotent); print the logins."
+
+    @transaction.atomic
+    def handle(self, *args, **options):
+        self._groups()
+        users = self._users()
+        for spec in DEMO_CLIENTS:
+            client = self._client(spec)
+            self._rules(client, DEMO_RULES.get(client.slug, []))
+        PortalMembership.objects.get_or_create(
+            client=Client.objects.get(slug="acme"), user=users["acme.portal"]
+        )
+        self.stdout.write(self.style.SUCCESS("Demo data is in place."))
+        self.stdout.write("Logins (http://127.0.0.1:8000/admin/):")
+        for username, password, groups, _ in DEMO_USERS:
+            role = groups[0] if groups else "MSP portal (Acme)"
+            self.stdout.write(f"  {username:<12} {password:<18} {role}")
+
+    def _groups(self) -> Group:
+        sdm, _ = Group.objects.get_or_create(name=SDM_GROUP)
+        Group.objects.get_or_create(name=AGENT_GROUP)
+        perms = Permission.objects.filter(
+            content_type__app_label__in=[app for app, _ in SDM_MODELS],
+            content_type__model__in=[m for _, models in SDM_MODELS for m in models],
+        )
+        sdm.permissions.add(*perms)
+        return sdm
+
+    def _users(self) -> dict:
+        User = get_user_model()
+        users = {}
+        for username, password, groups, is_staff in DEMO_USERS:
+            user, created = User.objects.get_or_create(
+                username=username, defaults={"is_staff": is_staff, "email": f"{username}@ourdesk.example"}
+            )
+            if created:
+                user.set_password(password)
+                user.save()
+            user.groups.add(*Group.objects.filter(name__in=groups))
+            users[username] = user
+        return users
+
+    def _client(self, spec: dict) -> Client:
+        client, _ = Client.objects.get_or_create(
+            slug=spec["slug"],
+            defaults={k: spec[k] for k in ("name", "timezone", "psa_kind")},
+        )
+        for address in spec["addresses"]:
+            DedicatedAddress.objects.get_or_create(address=address, defaults={"client": client})
+        return client
+
+    def _rules(self, client: Client, rules: list[dict]) -> None:
+        for position, rule in enumerate(rules, start=1):
+            IntakeRule.objects.get_or_create(
+                client=client, name=rule["name"], defaults={"position": position * 10, **rule}
+            )

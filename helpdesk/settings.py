@@ -1,0 +1,159 @@
+"""Settings, read from the environment (see the table in README.md).
+
+Every setting has a safe local default so `make run` works on a bare machine:
+SQLite and inline jobs. Production sets DATABASE_URL, REDIS_URL, SECRET_KEY and
+friends; a malformed value stops start-up with a message naming the variable.
+"""
+
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+_DEV_SECRET = "dev-only-insecure-secret-key-change-me"
+
+
+def _setting(name: str, parse, default):
+    """Read one variable through `parse`; a bad value fails here, naming the variable."""
+    try:
+        return parse(name, default=default)
+    except (ValueError, ImproperlyConfigured, KeyError) as exc:
+        raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
+
+
+DEBUG = _setting("DEBUG", env.bool, True)
+SECRET_KEY = _setting("SECRET_KEY", env.str, _DEV_SECRET)
+ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "testserver"])
+if not DEBUG and SECRET_KEY == _DEV_SECRET:
+    raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "anymail",
+    "django_rq",
+    "rest_framework",
+    "helpdesk",
+    "clients",
+    "tickets",
+    "telephony",
+    "psasync",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "helpdesk.urls"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+WSGI_APPLICATION = "helpdesk.wsgi.application"
+
+
+def _database():
+    url = _setting("DATABASE_URL", env.str, f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    try:
+        db = environ.Env.db_url_config(url)
+    except Exception as exc:  # django-environ raises several kinds for a bad URL
+        raise ImproperlyConfigured(f"DATABASE_URL is invalid: {exc}") from exc
+    if not db.get("ENGINE"):
+        raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {url.split(':', 1)[0]}")
+    if db["ENGINE"].endswith("sqlite3"):
+        # Wait for a writer instead of failing at once when a worker holds the lock.
+        db.setdefault("OPTIONS", {})["timeout"] = 20
+    else:
+        db.setdefault("CONN_MAX_AGE", 60)
+        db["CONN_HEALTH_CHECKS"] = True
+    return db
+
+
+DATABASES = {"default": _database()}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-gb"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+MEDIA_URL = "media/"
+MEDIA_ROOT = _setting("MEDIA_ROOT", env.str, str(BASE_DIR / "media"))
+
+LOGIN_URL = "admin:login"
+
+# --- Intake -----------------------------------------------------------------
+# A mail of up to INTAKE_MAX_MESSAGE_BYTES must get through. Providers wrap it:
+# base64 in JSON (SES, Postmark) adds a third, so the request limit is larger.
+INTAKE_MAX_MESSAGE_BYTES = 30 * 1024 * 1024
+DATA_UPLOAD_MAX_MEMORY_SIZE = INTAKE_MAX_MESSAGE_BYTES * 4 // 3 + 2 * 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = DATA_UPLOAD_MAX_MEMORY_SIZE
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 10_000
+
+ANYMAIL = {
+    # Basic-auth "user:password" the provider puts in the webhook URL.
+    "WEBHOOK_SECRET": _setting("ANYMAIL_WEBHOOK_SECRET", env.str, "dev:dev-webhook-secret"),
+}
+_mailgun_key = _setting("MAILGUN_WEBHOOK_SIGNING_KEY", env.str, "")
+if _mailgun_key:
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = _mailgun_key
+if not DEBUG and ANYMAIL["WEBHOOK_SECRET"] == "dev:dev-webhook-secret":
+    raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET must be set when DEBUG is off.")
+if ":" not in ANYMAIL["WEBHOOK_SECRET"]:
+    raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET must look like 'user:password'.")
+
+# --- Background jobs -----------------------------------------------------------
+# Without REDIS_URL, jobs run inline in the caller (desklib.jobs.enqueue).
+REDIS_URL = _setting("REDIS_URL", env.str, "")
+if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+RQ_QUEUE_NAMES = ("intake", "psa", "telephony", "default")
+RQ_QUEUES = {
+    name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600}
+    for name in RQ_QUEUE_NAMES
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "tickets": {"level": _setting("LOG_LEVEL", env.str, "INFO")},
+        "django.request": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,1 @@
+"""Telephony: dedicated numbers, calls and the call queue (a later issue)."""

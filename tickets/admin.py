@@ -1,0 +1,139 @@
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.utils.html import format_html
+
+from .intake.pipeline import process_inbound
+from .models import Attachment, InboundMail, InboundStatus, IntakeOutcome, Message, Ticket, TicketEvent
+
+
+class MessageInline(admin.StackedInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    show_change_link = True
+    fields = [("kind", "sent_at"), ("from_name", "from_address"), "subject", "text", "message_id"]
+    readonly_fields = fields[0] + fields[1] + ("subject", "text", "message_id")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+class TicketEventInline(admin.TabularInline):
+    model = TicketEvent
+    extra = 0
+    can_delete = False
+    fields = ["created_at", "actor_label", "kind", "old_value", "new_value", "note"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Ticket)
+class TicketAdmin(admin.ModelAdmin):
+    list_display = [
+        "reference", "subject", "client", "status", "is_alert", "occurrence_count",
+        "psa_ticket_number", "created_at",
+    ]  # fmt: skip
+    list_filter = ["status", "is_alert", "client", "source"]
+    search_fields = ["subject", "psa_ticket_number", "requester_email", "=id"]
+    list_select_related = ["client"]
+    readonly_fields = [
+        "client", "source", "requester_email", "requester_name", "psa_ticket_number",
+        "is_alert", "fingerprint", "alert_state", "occurrence_count", "last_occurrence_at",
+        "status", "created_at", "updated_at", "resolved_at",
+    ]  # fmt: skip
+    inlines = [MessageInline, TicketEventInline]
+
+    @admin.display(description="Ref", ordering="id")
+    def reference(self, obj: Ticket) -> str:
+        return obj.reference
+
+
+class AttachmentInline(admin.TabularInline):
+    model = Attachment
+    extra = 0
+    can_delete = False
+    fields = ["filename", "content_type", "size", "inline", "content_id", "file"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Message)
+class MessageAdmin(admin.ModelAdmin):
+    list_display = ["subject", "kind", "from_address", "ticket", "sent_at"]
+    list_select_related = ["ticket"]
+    search_fields = ["subject", "message_id", "from_address"]
+    inlines = [AttachmentInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in Message._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+
+@admin.register(InboundMail)
+class InboundMailAdmin(admin.ModelAdmin):
+    """Every mail we received. Failed and unrouted ones are the SDM's to fix and reprocess."""
+
+    list_display = [
+        "id", "received_at", "provider", "status", "outcome_badge", "client", "ticket_link",
+        "subject", "from_address", "envelope_recipient",
+    ]  # fmt: skip
+    list_filter = ["status", "outcome", "provider", "client"]
+    search_fields = ["subject", "from_address", "envelope_recipient", "message_id", "=id"]
+    list_select_related = ["client", "ticket"]
+    actions = ["reprocess"]
+    fields = [
+        ("received_at", "provider", "provider_event_id"),
+        ("envelope_recipient", "raw_size", "raw_sha256"),
+        ("status", "outcome", "attempts", "processed_at"),
+        "reason", "error",
+        "route_to",
+        ("client", "ticket"),
+        ("subject", "from_address", "message_id"),
+    ]  # fmt: skip
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in InboundMail._meta.fields if f.name not in ("route_to", "raw")]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # never lose a mail, not even by a click
+
+    @admin.display(description="Outcome", ordering="outcome")
+    def outcome_badge(self, obj: InboundMail) -> str:
+        return "failed" if obj.status == InboundStatus.FAILED else (obj.outcome or "pending")
+
+    @admin.display(description="Ticket")
+    def ticket_link(self, obj: InboundMail) -> str:
+        if not obj.ticket_id:
+            return "-"
+        return format_html('<a href="../ticket/{}/change/">HD-{}</a>', obj.ticket_id, obj.ticket_id)
+
+    @admin.action(description="Reprocess selected mails (failed, unrouted, rejected, pending)")
+    def reprocess(self, request, queryset: QuerySet[InboundMail]) -> None:
+        done: dict[str, int] = {}
+        skipped = 0
+        for inbound in queryset.order_by("id"):
+            if inbound.status == InboundStatus.PROCESSED and inbound.outcome not in (
+                IntakeOutcome.UNROUTED,
+                IntakeOutcome.REJECTED,
+            ):
+                skipped += 1
+                continue
+            result = process_inbound(inbound)
+            done[result.outcome] = done.get(result.outcome, 0) + 1
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(done.items())) or "nothing"
+        level = messages.WARNING if "failed" in done else messages.SUCCESS
+        self.message_user(request, f"Reprocessed: {summary}.", level)
+        if skipped:
+            self.message_user(
+                request, f"{skipped} already processed mail(s) left as they are.", messages.INFO
+            )

@@ -1,0 +1,18 @@
+from .event import TicketEvent
+from .inbound import InboundMail, IntakeOutcome, InboundStatus
+from .message import Attachment, Message, MessageKind
+from .ticket import AlertState, Source, Ticket, TicketStatus
+
+__all__ = [
+    "AlertState",
+    "Attachment",
+    "InboundMail",
+    "InboundStatus",
+    "IntakeOutcome",
+    "Message",
+    "MessageKind",
+    "Source",
+    "Ticket",
+    "TicketEvent",
+    "TicketStatus",
+]

@@ -1,0 +1,86 @@
+from django.db import models
+from django.db.models import Q
+
+from clients.models import Client, Level
+
+
+class Source(models.TextChoices):
+    EMAIL = "email", "Email"
+    PHONE = "phone", "Phone"
+    MANUAL = "manual", "Manual"
+
+
+class TicketStatus(models.TextChoices):
+    NEW = "new", "New"
+    OPEN = "open", "Open"
+    WAITING = "waiting", "Waiting on MSP / customer"
+    RESOLVED = "resolved", "Resolved"
+    CLOSED = "closed", "Closed"
+
+
+OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.WAITING)
+
+
+class AlertState(models.TextChoices):
+    NONE = "", "Not an alert"
+    PROBLEM = "problem", "Problem"
+    RECOVERED = "recovered", "Recovered"
+
+
+class Priority(models.TextChoices):
+    P1 = "P1", "P1 (critical)"
+    P2 = "P2", "P2 (high)"
+    P3 = "P3", "P3 (medium)"
+    P4 = "P4", "P4 (low)"
+
+
+class Ticket(models.Model):
+    """A unit of work for one client; shown as HD-<id>."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="tickets")
+    source = models.CharField(max_length=10, choices=Source, default=Source.EMAIL)
+    subject = models.CharField(max_length=998)
+    description = models.TextField(blank=True)
+    requester_email = models.CharField(max_length=254, blank=True)
+    requester_name = models.CharField(max_length=200, blank=True)
+    psa_ticket_number = models.CharField(
+        max_length=50, blank=True, db_index=True, help_text="The MSP's own ticket number."
+    )
+    status = models.CharField(max_length=10, choices=TicketStatus, default=TicketStatus.NEW)
+    category = models.CharField(max_length=100, blank=True)
+    impact = models.PositiveSmallIntegerField(choices=Level, default=Level.MEDIUM)
+    urgency = models.PositiveSmallIntegerField(choices=Level, default=Level.MEDIUM)
+    priority = models.CharField(max_length=2, choices=Priority, blank=True)
+
+    is_alert = models.BooleanField(default=False)
+    fingerprint = models.CharField(max_length=255, blank=True)
+    alert_state = models.CharField(max_length=10, choices=AlertState, blank=True)
+    occurrence_count = models.PositiveIntegerField(default=1)
+    last_occurrence_at = models.DateTimeField(null=True, blank=True)
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["client", "status"])]
+        constraints = [
+            # At most one open ticket per alert fingerprint: concurrent alerts fold, not fork.
+            models.UniqueConstraint(
+                fields=["client", "fingerprint"],
+                condition=Q(status__in=OPEN_STATUSES) & ~Q(fingerprint=""),
+                name="ticket_one_open_per_fingerprint",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.subject[:60]}"
+
+    @property
+    def reference(self) -> str:
+        return f"HD-{self.pk}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_STATUSES
