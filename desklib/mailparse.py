@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import Message
-from email.utils import getaddresses, parseaddr, parsedate_to_datetime
+from email.utils import getaddresses, parsedate_to_datetime
 
 import nh3
 
 from .charsets import decode_bytes, strip_nul
-from .headers import decode_header_value, message_ids_in, normalise_message_id
+from .headers import decode_header_value, message_ids_in, normalise_message_id, raw_header_bytes
 from .htmltext import html_to_text
 
 NO_SUBJECT = "(no subject)"
@@ -99,9 +99,12 @@ def parse_mail(raw: bytes, received_at: datetime) -> ParsedMail:
 
     parsed.defects.extend(type(d).__name__ for d in msg.defects)
     hint = _charset_hint(msg)
+    raw_headers: list[tuple[str, str]] = []
     for name, value in msg.raw_items():
-        parsed.headers.append((str(name).strip().lower(), decode_header_value(value, hint)))
-    _read_envelope(msg, parsed, received_at)
+        name = str(name).strip().lower()
+        raw_headers.append((name, _raw_text(value, hint)))
+        parsed.headers.append((name, decode_header_value(value, hint)))
+    _read_envelope(raw_headers, parsed, received_at)
 
     try:
         parsed.content_type = msg.get_content_type()
@@ -122,17 +125,35 @@ def parse_mail(raw: bytes, received_at: datetime) -> ParsedMail:
     return parsed
 
 
-def _read_envelope(msg: Message, parsed: ParsedMail, received_at: datetime) -> None:
+def _raw_text(value, hint: str | None) -> str:
+    """A header's text with raw 8-bit bytes decoded but encoded words left as they are."""
+    value = value if isinstance(value, str) else str(value)
+    if any("\udc80" <= ch <= "\udcff" for ch in value):
+        value = decode_bytes(raw_header_bytes(value), hint=hint)
+    return strip_nul(value)
+
+
+def _read_envelope(raw_headers: list[tuple[str, str]], parsed: ParsedMail, received_at: datetime) -> None:
+    def raw(*names: str) -> list[str]:
+        return [v for n, v in raw_headers if n in names]
+
     subject = parsed.header("subject")
     parsed.subject = subject[:998] if subject.strip() else NO_SUBJECT
-    name, address = parseaddr(parsed.header("from"))
-    parsed.from_name = strip_nul(name).strip()[:200]
-    parsed.from_address = _clean_address(address)
-    parsed.to = _addresses(parsed.header_values("to"))
-    parsed.cc = _addresses(parsed.header_values("cc"))
-    parsed.delivered_to = _addresses(
-        parsed.header_values("delivered-to") + parsed.header_values("x-original-to")
-    )
+    # Addresses are split before encoded words are decoded: a decoded display
+    # name may hold the commas and brackets that separate addresses.
+    for header in ("from", "sender", "reply-to", "return-path"):
+        senders = _named_addresses(raw(header))
+        if senders:
+            parsed.from_name, parsed.from_address = senders[0]
+            break
+    else:
+        # "From: MAILER-DAEMON" (no domain) still says who wrote it.
+        local = _named_addresses(raw("from"), local_ok=True)
+        if local:
+            parsed.from_name, parsed.from_address = local[0]
+    parsed.to = [a for _, a in _named_addresses(raw("to"))]
+    parsed.cc = [a for _, a in _named_addresses(raw("cc"))]
+    parsed.delivered_to = [a for _, a in _named_addresses(raw("delivered-to", "x-original-to"))]
     parsed.message_id = normalise_message_id(_first_msgid(parsed.header("message-id")))
     parsed.in_reply_to = message_ids_in(parsed.header("in-reply-to"))
     parsed.references = message_ids_in(parsed.header("references"))
@@ -151,12 +172,20 @@ def _clean_address(address: str) -> str:
     return address[:254] if "@" in address else address[:254]
 
 
-def _addresses(values: list[str]) -> list[str]:
+def _named_addresses(values: list[str], local_ok: bool = False) -> list[tuple[str, str]]:
+    """(decoded display name, address) for each real address in the header values."""
     try:
         pairs = getaddresses(values)
     except Exception:
         return []
-    return [a for a in (_clean_address(addr) for _, addr in pairs) if "@" in a][:100]
+    found = []
+    for name, addr in pairs:
+        if "=?" in addr:  # encoded words where they do not belong, but readable
+            addr = decode_header_value(addr)
+        address = _clean_address(addr)
+        if "@" in address or (local_ok and address):
+            found.append((decode_header_value(name)[:200], address))
+    return found[:100]
 
 
 def _date(value: str, received_at: datetime) -> tuple[datetime, bool]:

@@ -1,0 +1,49 @@
+# Two commands do all the set-up on a bare machine with Python 3.11+:
+#   make run    install, migrate, seed demo data, ingest the sample mails, serve
+#   make test   install and run the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: setup run worker test bench lint format clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed (found %s); set PYTHON=python3.x" % sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $(STAMP)
+
+run: setup
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py ingest_eml samples/mail
+	@echo
+	@echo "Open http://$(HOST):$(PORT)/admin/ and log in as sdm / demo-sdm-2026 (Ctrl-C stops)."
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# One RQ worker for every queue (needs REDIS_URL); the scheduler runs periodic jobs.
+worker: setup
+	$(PY) manage.py rqworker intake psa telephony default --with-scheduler
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/intake.py
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) db.sqlite3 media .pytest_cache

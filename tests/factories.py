@@ -1,0 +1,42 @@
+import factory
+from django.contrib.auth import get_user_model
+
+from clients.models import Client, DedicatedAddress, IntakeRule
+
+
+class ClientFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Client
+        django_get_or_create = ("slug",)
+        skip_postgeneration_save = True
+
+    slug = factory.Sequence(lambda n: f"msp{n}")
+    name = factory.LazyAttribute(lambda o: f"{o.slug.title()} Managed Services")
+    timezone = "Europe/London"
+
+    @factory.post_generation
+    def address(self, create, extracted, **kwargs):
+        """Every client gets <slug>@in.test unless address=False is passed."""
+        if create and extracted is not False:
+            DedicatedAddress.objects.get_or_create(
+                client=self, address=extracted or f"{self.slug}@in.test"
+            )
+
+
+class IntakeRuleFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = IntakeRule
+
+    client = factory.SubFactory(ClientFactory)
+    name = factory.Sequence(lambda n: f"rule {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
