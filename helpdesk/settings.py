@@ -24,7 +24,19 @@ def _setting(name: str, parse, default):
         raise ImproperlyConfigured(f"Environment variable {name} is invalid: {exc}") from exc
 
 
-DEBUG = _setting("DEBUG", env.bool, True)
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _strict_bool(name: str, default: bool) -> bool:
+    """Unlike env.bool, which reads any unknown word as False, refuse it."""
+    value = env.str(name, default=str(default)).strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueError(f"{value!r} is not one of true/false, 1/0, yes/no, on/off")
+    return value in _TRUE
+
+
+DEBUG = _setting("DEBUG", _strict_bool, True)
 SECRET_KEY = _setting("SECRET_KEY", env.str, _DEV_SECRET)
 ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "testserver"])
 if not DEBUG and SECRET_KEY == _DEV_SECRET:
@@ -79,12 +91,15 @@ WSGI_APPLICATION = "helpdesk.wsgi.application"
 
 def _database():
     url = _setting("DATABASE_URL", env.str, f"sqlite:///{BASE_DIR / 'db.sqlite3'}")
+    scheme = url.split(":", 1)[0]
+    if scheme not in environ.Env.DB_SCHEMES:
+        raise ImproperlyConfigured(
+            f"DATABASE_URL has an unknown scheme {scheme!r}; use postgres:// or sqlite:///"
+        )
     try:
         db = environ.Env.db_url_config(url)
     except Exception as exc:  # django-environ raises several kinds for a bad URL
         raise ImproperlyConfigured(f"DATABASE_URL is invalid: {exc}") from exc
-    if not db.get("ENGINE"):
-        raise ImproperlyConfigured(f"DATABASE_URL has an unknown scheme: {url.split(':', 1)[0]}")
     if db["ENGINE"].endswith("sqlite3"):
         # Wait for a writer instead of failing at once when a worker holds the lock.
         db.setdefault("OPTIONS", {})["timeout"] = 20

@@ -58,30 +58,35 @@ def process_inbound_job(inbound_id: int) -> None:
 def process_inbound(inbound: InboundMail) -> IntakeResult:
     """Run the stages for a stored mail and record the outcome on it. Never raises
     for anything in the mail; an unexpected error marks the mail failed for the SDM."""
+    parsed = parse_mail(bytes(inbound.raw), inbound.received_at)
     for attempt in range(_RACE_RETRIES):
         try:
-            return _process_once(inbound)
+            return _process_once(inbound, parsed)
         except IntegrityError:
             # A concurrent worker took the same mail or alert first; look again.
             if attempt == _RACE_RETRIES - 1:
-                return _record_failure(inbound)
+                return _record_failure(inbound, parsed)
         except Exception:
-            return _record_failure(inbound)
+            return _record_failure(inbound, parsed)
     raise AssertionError("unreachable")
 
 
-def _record_failure(inbound: InboundMail) -> IntakeResult:
+def _record_failure(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
     error = traceback.format_exc()
     log.exception("intake failed for inbound mail %s", inbound.pk)
     InboundMail.objects.filter(pk=inbound.pk).update(
-        status=InboundStatus.FAILED, error=error[-20000:], processed_at=timezone.now()
+        status=InboundStatus.FAILED,
+        error=error[-20000:],
+        processed_at=timezone.now(),
+        subject=parsed.subject[:998],
+        from_address=parsed.from_address[:254],
+        message_id=parsed.message_id,
     )
     inbound.refresh_from_db()
     return IntakeResult("failed", reason=error.strip().splitlines()[-1][:500])
 
 
-def _process_once(inbound: InboundMail) -> IntakeResult:
-    parsed = parse_mail(bytes(inbound.raw), inbound.received_at)
+def _process_once(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
     with transaction.atomic():
         inbound = InboundMail.objects.select_for_update().get(pk=inbound.pk)
         if inbound.status == InboundStatus.PROCESSED and inbound.is_primary:

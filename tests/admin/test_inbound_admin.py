@@ -1,0 +1,85 @@
+import pytest
+from django.contrib.auth import get_user_model
+
+from tests.intake_helpers import ingest
+from tests.mails import build_mail
+from tickets.models import InboundMail
+
+pytestmark = pytest.mark.django_db
+URL = "/admin/tickets/inboundmail/"
+
+
+@pytest.fixture
+def sdm_client(client):
+    user = get_user_model().objects.create_superuser("sdm", "sdm@desk.example", "pw-sdm-12345")
+    client.force_login(user)
+    return client
+
+
+def break_processing(monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("database hiccup while threading")
+
+    monkeypatch.setattr("tickets.intake.pipeline._decide", boom)
+
+
+def test_a_failed_mail_is_listed_with_its_error(acme, sdm_client, monkeypatch):
+    break_processing(monkeypatch)
+    ingest(build_mail(subject="Server room too hot"))
+    inbound = InboundMail.objects.get()
+    assert inbound.status == "failed"
+    page = sdm_client.get(URL, {"status__exact": "failed"}).content.decode()
+    assert "Server room too hot" in page
+    detail = sdm_client.get(f"{URL}{inbound.pk}/change/").content.decode()
+    assert "database hiccup while threading" in detail
+
+
+def test_reprocess_turns_a_failed_mail_into_a_ticket(acme, sdm_client, monkeypatch):
+    break_processing(monkeypatch)
+    ingest(build_mail())
+    monkeypatch.undo()
+    inbound = InboundMail.objects.get()
+    response = sdm_client.post(URL, {"action": "reprocess", "_selected_action": [inbound.pk]}, follow=True)
+    assert "1 created" in response.content.decode()
+    inbound.refresh_from_db()
+    assert (inbound.status, inbound.outcome, inbound.error) == ("processed", "created", "")
+    assert inbound.attempts == 1 and inbound.ticket is not None
+
+
+def test_an_sdm_routes_an_unrouted_mail_and_reprocesses_it(acme, sdm_client):
+    ingest(build_mail(to="typo@in.test"))
+    inbound = InboundMail.objects.get()
+    assert inbound.outcome == "unrouted"
+    form = sdm_client.get(f"{URL}{inbound.pk}/change/")
+    assert form.status_code == 200
+    sdm_client.post(f"{URL}{inbound.pk}/change/", {"route_to": acme.pk})
+    inbound.refresh_from_db()
+    assert inbound.route_to == acme
+    sdm_client.post(URL, {"action": "reprocess", "_selected_action": [inbound.pk]})
+    inbound.refresh_from_db()
+    assert (inbound.outcome, inbound.client) == ("created", acme)
+
+
+def test_reprocess_leaves_consumed_mails_alone(acme, sdm_client):
+    ingest(build_mail())
+    inbound = InboundMail.objects.get()
+    response = sdm_client.post(URL, {"action": "reprocess", "_selected_action": [inbound.pk]}, follow=True)
+    assert "already processed" in response.content.decode()
+
+
+def test_inbound_mail_cannot_be_deleted_from_the_admin(acme, sdm_client):
+    ingest(build_mail())
+    inbound = InboundMail.objects.get()
+    assert sdm_client.get(f"{URL}{inbound.pk}/delete/").status_code == 403
+
+
+def test_the_ticket_page_shows_the_thread_and_the_client_page_its_rules(acme, sdm_client):
+    from tests.factories import IntakeRuleFactory
+
+    IntakeRuleFactory(client=acme, name="Backups are urgent")
+    ticket = ingest(build_mail(subject="Outlook asks for a password", body="Since 9pm")).ticket
+    page = sdm_client.get(f"/admin/tickets/ticket/{ticket.pk}/change/").content.decode()
+    assert "Outlook asks for a password" in page and "Since 9pm" in page
+    page = sdm_client.get(f"/admin/clients/client/{acme.pk}/change/").content.decode()
+    assert "Backups are urgent" in page and "acme@in.test" in page
+    assert sdm_client.get("/admin/tickets/ticket/", {"q": "Outlook"}).status_code == 200
