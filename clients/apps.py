@@ -2,5 +2,5 @@ from django.apps import AppConfig
 
 
 class ClientsConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'clients'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "clients"

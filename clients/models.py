@@ -106,12 +106,12 @@ class DedicatedAddress(models.Model):
     def __str__(self) -> str:
         return self.address
 
-    def clean(self) -> None:
-        self.address = normalise_address(self.address)
-
     def save(self, *args, **kwargs):
         self.address = normalise_address(self.address)
         super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        self.address = normalise_address(self.address)
 
 
 class Level(models.IntegerChoices):
@@ -140,10 +140,14 @@ class IntakeRule(models.Model):
     header_pattern = models.CharField(max_length=300, blank=True, validators=[validate_regex])
     window_start = models.TimeField(null=True, blank=True, help_text="In the client's time zone.")
     window_end = models.TimeField(
-        null=True, blank=True, help_text="May be earlier than the start: the window crosses midnight."
+        null=True,
+        blank=True,
+        help_text="May be earlier than the start: the window crosses midnight.",
     )
     window_weekdays = models.CharField(
-        max_length=7, blank=True, help_text="Days the window applies, 0=Monday … 6=Sunday; blank: every day."
+        max_length=7,
+        blank=True,
+        help_text="Days the window applies, 0=Monday … 6=Sunday; blank: every day.",
     )
 
     # Actions

@@ -32,7 +32,9 @@ def _bounded(fingerprint: str) -> str:
 
 
 def _body_field(body: str, name: str) -> str:
-    match = re.search(rf"^[ \t]*{name}[ \t]*:[ \t]*(.+?)[ \t]*$", body, re.MULTILINE | re.IGNORECASE)
+    match = re.search(
+        rf"^[ \t]*{name}[ \t]*:[ \t]*(.+?)[ \t]*$", body, re.MULTILINE | re.IGNORECASE
+    )
     return match.group(1) if match else ""
 
 
@@ -55,7 +57,9 @@ def nagios(subject: str, body: str) -> AlertSignature | None:
     match = _NAGIOS_SUBJECT.search(subject)
     if match and not host:
         what = match.group("what")
-        host, _, service = what.partition("/") if match.group("kind").lower() == "service" else (what, "", "")
+        host, _, service = (
+            what.partition("/") if match.group("kind").lower() == "service" else (what, "", "")
+        )
     if match and not notification:
         notification = match.group("type").upper()
     if not notification and (icinga := _ICINGA_SUBJECT.match(subject)) and host:
@@ -69,7 +73,10 @@ def nagios(subject: str, body: str) -> AlertSignature | None:
 # --- Zabbix -----------------------------------------------------------------------
 # Default media-type messages: "Problem: <name>", "Resolved in 5m 3s: <name>",
 # body lines "Problem name:", "Host:", "Original problem ID:".
-_ZABBIX_SUBJECT = re.compile(r"^(?P<state>Problem|Resolved(?: in [^:]+)?|Updated problem[^:]*)\s*:\s*(?P<name>.+)$", re.IGNORECASE)
+_ZABBIX_SUBJECT = re.compile(
+    r"^(?P<state>Problem|Resolved(?: in [^:]+)?|Updated problem[^:]*)\s*:\s*(?P<name>.+)$",
+    re.IGNORECASE,
+)
 
 
 def zabbix(subject: str, body: str) -> AlertSignature | None:
@@ -109,12 +116,16 @@ def datto(sender: str, subject: str, body: str) -> AlertSignature | None:
     if alert_uid:
         return AlertSignature(_bounded(f"datto:{alert_uid}"), recovery, "datto")
     if device:
-        return AlertSignature(_bounded(f"datto:{device}:{normalise_subject(alert or subject)}"), recovery, "datto")
+        return AlertSignature(
+            _bounded(f"datto:{device}:{normalise_subject(alert or subject)}"), recovery, "datto"
+        )
     return None
 
 
 # --- Generic ----------------------------------------------------------------------
-_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|antw|antwort)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+_PREFIX = re.compile(
+    r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr|antw|antwort)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE
+)
 _DATE = re.compile(
     r"\b\d{4}-\d{2}-\d{2}([ t]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?)?(z|[+-]\d{2}:?\d{2})?\b"
     r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
@@ -145,7 +156,9 @@ def normalise_subject(subject: str) -> str:
 
 def generic(sender: str, subject: str) -> AlertSignature:
     recovery = bool(_RECOVERY.search(subject) or _RECOVERY_STATE.search(subject))
-    return AlertSignature(_bounded(f"generic:{sender}:{normalise_subject(subject)}"), recovery, "generic")
+    return AlertSignature(
+        _bounded(f"generic:{sender}:{normalise_subject(subject)}"), recovery, "generic"
+    )
 
 
 def detect_preset(sender: str, subject: str, body: str) -> AlertSignature | None:

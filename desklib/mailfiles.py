@@ -6,7 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 MAIL_SUFFIXES = {".eml", ".box", ".mbox", ".mail", ".msg", ".txt"}
-_FROM_LINE = re.compile(rb"^From \S+ +\w{3} \w{3} +\d{1,2} \d{1,2}:\d{2}(:\d{2})? .*\d{4}\s*$", re.M)
+_FROM_LINE = re.compile(
+    rb"^From \S+ +\w{3} \w{3} +\d{1,2} \d{1,2}:\d{2}(:\d{2})? .*\d{4}\s*$", re.M
+)
 
 
 def _is_mbox(path: Path, head: bytes) -> bool:

@@ -133,7 +133,9 @@ def _raw_text(value, hint: str | None) -> str:
     return strip_nul(value)
 
 
-def _read_envelope(raw_headers: list[tuple[str, str]], parsed: ParsedMail, received_at: datetime) -> None:
+def _read_envelope(
+    raw_headers: list[tuple[str, str]], parsed: ParsedMail, received_at: datetime
+) -> None:
     def raw(*names: str) -> list[str]:
         return [v for n, v in raw_headers if n in names]
 
@@ -247,7 +249,8 @@ def _walk(
                 content_type=ctype[:100],
                 content=body,
                 content_id=content_id[:250],
-                inline=disposition == "inline" or (bool(content_id) and disposition != "attachment"),
+                inline=disposition == "inline"
+                or (bool(content_id) and disposition != "attachment"),
             )
         )
 
@@ -267,7 +270,9 @@ def _attach_message(part: Message, parsed: ParsedMail) -> None:
     else:
         data = _payload_bytes(part)
     name = _safe_filename(subject or "forwarded message") + ".eml"
-    parsed.attachments.append(ParsedAttachment(filename=name, content_type="message/rfc822", content=data))
+    parsed.attachments.append(
+        ParsedAttachment(filename=name, content_type="message/rfc822", content=data)
+    )
 
 
 def _charset_hint(msg: Message) -> str | None:

@@ -16,4 +16,6 @@ urlpatterns = [
         path(f"inbound/{name}/", view.as_view(), name=f"inbound-{name}")
         for name, view in INBOUND_VIEWS.items()
     ],
+    # Mailgun posts the raw MIME message only to a forward() URL ending in "mime".
+    path("inbound/mailgun/inbound_mime/", INBOUND_VIEWS["mailgun"].as_view()),
 ]

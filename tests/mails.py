@@ -1,8 +1,8 @@
 """Building small test mails as bytes, and reading the shared corpus."""
 
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,7 +27,9 @@ def build_mail(
     msg["To"] = to
     msg["Subject"] = subject
     msg["Date"] = format_datetime(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
-    msg["Message-ID"] = message_id if message_id is not None else make_msgid(domain="customer.example")
+    msg["Message-ID"] = (
+        message_id if message_id is not None else make_msgid(domain="customer.example")
+    )
     for name, value in (headers or {}).items():
         msg[name] = value
     msg.set_content(body)

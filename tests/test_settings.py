@@ -11,8 +11,9 @@ from tests.mails import REPO
 
 def start(**env: str) -> subprocess.CompletedProcess:
     base = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DEBUG")}
+    base["DJANGO_SETTINGS_MODULE"] = "helpdesk.settings"
     return subprocess.run(
-        [sys.executable, "-c", "import django, os; os.environ['DJANGO_SETTINGS_MODULE']='helpdesk.settings'; django.setup()"],
+        [sys.executable, "-c", "import django; django.setup()"],
         cwd=REPO, env={**base, **env}, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
 

@@ -74,7 +74,9 @@ def _store_attachments(message: Message, parsed: ParsedMail) -> None:
         path = attachment_path(row, row.filename)
         # Content-addressed, so a reprocessed mail reuses the file it stored before.
         row.file.name = (
-            path if default_storage.exists(path) else default_storage.save(path, ContentFile(part.content))
+            path
+            if default_storage.exists(path)
+            else default_storage.save(path, ContentFile(part.content))
         )
         rows.append(row)
     Attachment.objects.bulk_create(rows)
@@ -196,7 +198,9 @@ def fold_alert(
         ticket.occurrence_count += 1
         ticket.last_occurrence_at = parsed.date or timezone.now()
         ticket.alert_state = AlertState.RECOVERED if recovery else AlertState.PROBLEM
-        ticket.save(update_fields=["occurrence_count", "last_occurrence_at", "alert_state", "updated_at"])
+        ticket.save(
+            update_fields=["occurrence_count", "last_occurrence_at", "alert_state", "updated_at"]
+        )
         record_event(
             ticket,
             actor,
@@ -222,4 +226,3 @@ def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> 
         if ticket.status != status:
             _set_status(ticket, status, actor, note)
         return ticket
-

@@ -3,7 +3,15 @@ from django.db.models import QuerySet
 from django.utils.html import format_html
 
 from .intake.pipeline import process_inbound
-from .models import Attachment, InboundMail, InboundStatus, IntakeOutcome, Message, Ticket, TicketEvent
+from .models import (
+    Attachment,
+    InboundMail,
+    InboundStatus,
+    IntakeOutcome,
+    Message,
+    Ticket,
+    TicketEvent,
+)
 
 
 class MessageInline(admin.StackedInline):
@@ -73,7 +81,6 @@ class MessageAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request):
         return False
-
 
 
 @admin.register(InboundMail)

@@ -39,7 +39,9 @@ def test_reprocess_turns_a_failed_mail_into_a_ticket(acme, sdm_client, monkeypat
     ingest(build_mail())
     monkeypatch.undo()
     inbound = InboundMail.objects.get()
-    response = sdm_client.post(URL, {"action": "reprocess", "_selected_action": [inbound.pk]}, follow=True)
+    response = sdm_client.post(
+        URL, {"action": "reprocess", "_selected_action": [inbound.pk]}, follow=True
+    )
     assert "1 created" in response.content.decode()
     inbound.refresh_from_db()
     assert (inbound.status, inbound.outcome, inbound.error) == ("processed", "created", "")
@@ -63,7 +65,9 @@ def test_an_sdm_routes_an_unrouted_mail_and_reprocesses_it(acme, sdm_client):
 def test_reprocess_leaves_consumed_mails_alone(acme, sdm_client):
     ingest(build_mail())
     inbound = InboundMail.objects.get()
-    response = sdm_client.post(URL, {"action": "reprocess", "_selected_action": [inbound.pk]}, follow=True)
+    response = sdm_client.post(
+        URL, {"action": "reprocess", "_selected_action": [inbound.pk]}, follow=True
+    )
     assert "already processed" in response.content.decode()
 
 

@@ -15,11 +15,21 @@ def add_client(*args: str) -> str:
 
 
 def test_it_creates_a_client_with_its_addresses():
-    add_client("acme", "--name", "Acme IT", "--address", "Acme@In.Test", "--address", "acme-alerts@in.test",
-               "--timezone", "Europe/London", "--psa", "connectwise")  # fmt: skip
+    add_client(
+        "acme", "--name", "Acme IT", "--address", "Acme@In.Test",
+        "--address", "acme-alerts@in.test",
+        "--timezone", "Europe/London", "--psa", "connectwise",
+    )  # fmt: skip
     client = Client.objects.get(slug="acme")
-    assert (client.name, client.timezone, client.psa_kind) == ("Acme IT", "Europe/London", "connectwise")
-    assert sorted(client.addresses.values_list("address", flat=True)) == ["acme-alerts@in.test", "acme@in.test"]
+    assert (client.name, client.timezone, client.psa_kind) == (
+        "Acme IT",
+        "Europe/London",
+        "connectwise",
+    )
+    assert sorted(client.addresses.values_list("address", flat=True)) == [
+        "acme-alerts@in.test",
+        "acme@in.test",
+    ]
 
 
 def test_running_it_again_updates_without_duplicating():

@@ -17,7 +17,9 @@ def seed() -> str:
 
 
 def counts() -> tuple:
-    return tuple(m.objects.count() for m in (Client, DedicatedAddress, IntakeRule, PortalMembership))
+    return tuple(
+        m.objects.count() for m in (Client, DedicatedAddress, IntakeRule, PortalMembership)
+    )
 
 
 def test_it_is_idempotent():

@@ -19,7 +19,9 @@ BOUNCE_HEADERS = [
 ]
 
 
-@pytest.mark.parametrize("headers", AUTO_REPLY_HEADERS, ids=lambda h: ":".join(h.items().__iter__().__next__()))
+@pytest.mark.parametrize(
+    "headers", AUTO_REPLY_HEADERS, ids=lambda h: ":".join(h.items().__iter__().__next__())
+)
 def test_an_auto_reply_never_opens_a_ticket(acme, headers):
     result = ingest(build_mail(subject="Out of office", headers=headers))
     assert result.outcome == "suppressed"
@@ -44,7 +46,8 @@ def test_a_delivery_status_report_is_a_bounce(acme):
         b"Message-ID: <dsn1@mx.example>\r\nMIME-Version: 1.0\r\n"
         b'Content-Type: multipart/report; report-type=delivery-status; boundary="b"\r\n\r\n'
         b"--b\r\nContent-Type: text/plain\r\n\r\nCould not deliver.\r\n"
-        b"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n"
+        b"--b\r\nContent-Type: message/delivery-status\r\n\r\n"
+        b"Reporting-MTA: dns; mx.example\r\n\r\n"
         b"Final-Recipient: rfc822; x@y.example\r\nAction: failed\r\nStatus: 5.1.1\r\n"
         b"--b--\r\n"
     )
@@ -99,5 +102,7 @@ def test_a_rule_can_treat_a_bulk_mail_as_an_alert(acme):
     from tests.factories import IntakeRuleFactory
 
     IntakeRuleFactory(client=acme, sender_pattern="veeam@", treat_as_alert=True)
-    raw = build_mail(sender="veeam@backup.example", subject="[Failed] Nightly", headers={"Precedence": "bulk"})
+    raw = build_mail(
+        sender="veeam@backup.example", subject="[Failed] Nightly", headers={"Precedence": "bulk"}
+    )
     assert ingest(raw).outcome == "created"

@@ -14,13 +14,17 @@ from tickets.models import InboundMail, Ticket
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="needs PostgreSQL (CI sets DATABASE_URL)"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="needs PostgreSQL (CI sets DATABASE_URL)"
+    ),
 ]
 
 
 def race(raws: list[bytes]) -> list[str]:
     """Process each stored mail in its own thread, all released at the same moment."""
-    inbounds = [store_raw_mail(raw, provider="test", envelope_recipient="acme@in.test") for raw in raws]
+    inbounds = [
+        store_raw_mail(raw, provider="test", envelope_recipient="acme@in.test") for raw in raws
+    ]
     barrier = threading.Barrier(len(inbounds))
 
     def work(inbound: InboundMail) -> str:

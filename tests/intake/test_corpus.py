@@ -18,7 +18,10 @@ def corpus_mails():
     root = CORPUS / "email"
     if not root.is_dir():
         return [pytest.param(None, None, marks=pytest.mark.skip(reason=f"corpus absent at {root}"))]
-    return [pytest.param(source, raw, id=source.split("/email/")[-1]) for source, raw in iter_mails([str(root / f) for f in FOLDERS])]
+    return [
+        pytest.param(source, raw, id=source.split("/email/")[-1])
+        for source, raw in iter_mails([str(root / f) for f in FOLDERS])
+    ]
 
 
 @pytest.mark.parametrize(("source", "raw"), corpus_mails())

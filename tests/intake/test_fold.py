@@ -61,10 +61,15 @@ def test_an_alert_after_the_ticket_was_resolved_opens_a_new_one(acme):
 
 
 def test_zabbix_problem_and_resolution_fold_by_problem_id(acme):
-    body = "Problem started at 23:10:00 on 2026.12.01\nProblem name: High CPU\nHost: app-02\nOriginal problem ID: 991\n"
+    body = (
+        "Problem started at 23:10:00 on 2026.12.01\nProblem name: High CPU\n"
+        "Host: app-02\nOriginal problem ID: 991\n"
+    )
     ingest(build_mail(sender="zabbix@noc.example", subject="Problem: High CPU", body=body))
     resolved = body.replace("Problem started", "Problem has been resolved")
-    result = ingest(build_mail(sender="zabbix@noc.example", subject="Resolved in 5m: High CPU", body=resolved))
+    result = ingest(
+        build_mail(sender="zabbix@noc.example", subject="Resolved in 5m: High CPU", body=resolved)
+    )
     assert result.outcome == "folded"
     assert Ticket.objects.get().alert_state == "recovered"
 
@@ -72,26 +77,50 @@ def test_zabbix_problem_and_resolution_fold_by_problem_id(acme):
 def test_datto_rmm_alerts_fold_by_alert_uid(acme):
     body = "Device: GLX-FS01\nAlert: Service stopped\nAlert UID: abc-123\n"
     for _ in range(3):
-        ingest(build_mail(sender="noreply@rmm.datto.com", subject="Datto RMM Alert: GLX-FS01", body=body))
+        ingest(
+            build_mail(
+                sender="noreply@rmm.datto.com", subject="Datto RMM Alert: GLX-FS01", body=body
+            )
+        )
     assert Ticket.objects.get().occurrence_count == 3
 
 
 def test_generic_alerts_fold_when_only_numbers_and_dates_differ(acme):
     headers = {"Auto-Submitted": "auto-generated"}
-    ingest(build_mail(sender="ups@site.example", subject="UPS on battery, 87% at 2026-12-01 03:00", headers=headers))
-    result = ingest(build_mail(sender="ups@site.example", subject="UPS on battery, 64% at 2026-12-01 03:20", headers=headers))
+    ingest(
+        build_mail(
+            sender="ups@site.example",
+            subject="UPS on battery, 87% at 2026-12-01 03:00",
+            headers=headers,
+        )
+    )
+    result = ingest(
+        build_mail(
+            sender="ups@site.example",
+            subject="UPS on battery, 64% at 2026-12-01 03:20",
+            headers=headers,
+        )
+    )
     assert result.outcome == "folded"
 
 
 def test_generic_alerts_about_different_hosts_do_not_fold(acme):
     headers = {"Auto-Submitted": "auto-generated"}
     ingest(build_mail(sender="mon@site.example", subject="Ping lost to srv1", headers=headers))
-    assert ingest(build_mail(sender="mon@site.example", subject="Ping lost to srv2", headers=headers)).outcome == "created"
+    assert (
+        ingest(
+            build_mail(sender="mon@site.example", subject="Ping lost to srv2", headers=headers)
+        ).outcome
+        == "created"
+    )
 
 
 def test_two_people_asking_the_same_thing_get_two_tickets(acme):
     ingest(build_mail(sender="a@customer.example", subject="Printer broken"))
-    assert ingest(build_mail(sender="a@customer.example", subject="Printer broken")).outcome == "created"
+    assert (
+        ingest(build_mail(sender="a@customer.example", subject="Printer broken")).outcome
+        == "created"
+    )
 
 
 def test_alerts_fold_only_within_their_client(acme, globex):
@@ -107,4 +136,7 @@ def test_a_rule_fingerprint_folds_by_its_groups(acme):
     ingest(build_mail(sender="veeam@b.example", subject="[Failed] Job Nightly (3 VMs)"))
     result = ingest(build_mail(sender="veeam@b.example", subject="[Warning] Job Nightly (2 VMs)"))
     assert result.outcome == "folded"
-    assert ingest(build_mail(sender="veeam@b.example", subject="[Failed] Job Weekly")).outcome == "created"
+    assert (
+        ingest(build_mail(sender="veeam@b.example", subject="[Failed] Job Weekly")).outcome
+        == "created"
+    )

@@ -16,7 +16,9 @@ RECORDED = {"created", "threaded", "folded", "suppressed", "duplicate", "unroute
 
 
 def _seed_mails() -> list[bytes]:
-    paths = sorted((CORPUS / "email").rglob("*.box"))[:40] + sorted((CORPUS / "email").rglob("*.eml"))
+    paths = sorted((CORPUS / "email").rglob("*.box"))[:40] + sorted(
+        (CORPUS / "email").rglob("*.eml")
+    )
     paths += sorted((REPO / "samples" / "mail").glob("*.eml"))
     # Large mails make each example slow without finding more; the head is where parsers break.
     return [Path(p).read_bytes()[:20_000] for p in paths]
@@ -67,19 +69,33 @@ def _assert_kept_and_recorded(raw: bytes) -> None:
     assert bytes(inbound.raw) == raw
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(raw=st.binary(max_size=4000))
 def test_random_bytes_never_break_intake(acme, raw):
     _assert_kept_and_recorded(raw)
 
 
-@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=250,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
 @given(raw=mutated_mail())
 def test_mutated_real_mails_never_break_intake(acme, raw):
     _assert_kept_and_recorded(raw)
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(
     subject=st.text(max_size=300),
     sender=st.text(max_size=100),

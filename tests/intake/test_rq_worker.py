@@ -14,7 +14,9 @@ from tickets.models import InboundMail
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="a worker process needs a shared database"),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="a worker process needs a shared database"
+    ),
 ]
 
 

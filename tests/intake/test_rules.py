@@ -13,7 +13,13 @@ pytestmark = pytest.mark.django_db
 
 
 def test_a_rule_sets_impact_urgency_and_category(acme):
-    IntakeRuleFactory(client=acme, subject_pattern="backup.*failed", set_impact=1, set_urgency=1, set_category="Backup")
+    IntakeRuleFactory(
+        client=acme,
+        subject_pattern="backup.*failed",
+        set_impact=1,
+        set_urgency=1,
+        set_category="Backup",
+    )
     ticket = ingest(build_mail(subject="Nightly backup FAILED on srv1")).ticket
     assert (ticket.impact, ticket.urgency, ticket.category) == (1, 1, "Backup")
 
@@ -34,7 +40,9 @@ def test_a_suppress_rule_records_the_mail_without_a_ticket(acme):
 def test_rules_match_on_body_and_headers(acme):
     IntakeRuleFactory(client=acme, body_pattern="patient records", set_urgency=1)
     IntakeRuleFactory(client=acme, header_name="X-Priority", header_pattern="^1", set_impact=1)
-    ticket = ingest(build_mail(body="Cannot open patient records", headers={"X-Priority": "1 (Highest)"})).ticket
+    ticket = ingest(
+        build_mail(body="Cannot open patient records", headers={"X-Priority": "1 (Highest)"})
+    ).ticket
     assert (ticket.impact, ticket.urgency) == (1, 1)
 
 
@@ -66,7 +74,9 @@ def test_a_time_window_is_read_in_the_clients_time_zone(acme, monkeypatch):
     IntakeRuleFactory(client=acme, window_start=time(20, 0), window_end=time(7, 0), set_impact=1)
     ticket = ingest(build_mail()).ticket
     inbound = InboundMail.objects.get()
-    local_hour = inbound.received_at.astimezone(__import__("zoneinfo").ZoneInfo("America/New_York")).hour
+    local_hour = inbound.received_at.astimezone(
+        __import__("zoneinfo").ZoneInfo("America/New_York")
+    ).hour
     assert (ticket.impact == 1) == (local_hour >= 20 or local_hour < 7)
 
 

@@ -13,7 +13,9 @@ def original(acme):
 
 
 def test_it_threads_a_reply_by_in_reply_to(original):
-    result = ingest(build_mail(subject="Re: VPN", headers={"In-Reply-To": "<orig-1@customer.example>"}))
+    result = ingest(
+        build_mail(subject="Re: VPN", headers={"In-Reply-To": "<orig-1@customer.example>"})
+    )
     assert (result.outcome, result.ticket) == ("threaded", original)
     assert original.messages.count() == 2
 

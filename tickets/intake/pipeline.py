@@ -117,7 +117,9 @@ def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
         client, address = route(inbound.envelope_recipient, parsed)
         via = f"to {address}"
     if client is None:
-        return IntakeResult(IntakeOutcome.UNROUTED, reason="no dedicated address among the recipients")
+        return IntakeResult(
+            IntakeOutcome.UNROUTED, reason="no dedicated address among the recipients"
+        )
     if not client.active:
         return IntakeResult(IntakeOutcome.REJECTED, client=client, reason="client is inactive")
 

@@ -53,10 +53,10 @@ def rule_matches(rule: IntakeRule, parsed: ParsedMail, local_time: datetime) -> 
         _search(rule.header_pattern, v) for v in parsed.header_values(rule.header_name)
     ):
         return False
-    if rule.window_start is not None and rule.window_end is not None:
-        if not in_window(rule.window_start, rule.window_end, rule.window_weekdays, local_time):
-            return False
-    return True
+    has_window = rule.window_start is not None and rule.window_end is not None
+    return not has_window or in_window(
+        rule.window_start, rule.window_end, rule.window_weekdays, local_time
+    )
 
 
 def apply_rules(client: Client, parsed: ParsedMail, received_at: datetime) -> RuleResult:

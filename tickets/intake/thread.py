@@ -39,7 +39,9 @@ def find_ticket(
     psa_number = client.find_psa_ticket_number(parsed.subject)
     if psa_number:
         ticket = (
-            Ticket.objects.filter(client=client, psa_ticket_number=psa_number).order_by("-id").first()
+            Ticket.objects.filter(client=client, psa_ticket_number=psa_number)
+            .order_by("-id")
+            .first()
         )
         if ticket:
             return ticket, "psa-number"

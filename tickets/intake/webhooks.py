@@ -134,10 +134,6 @@ class SparkPostInbound(StoreFirstInboundMixin, SparkPostInboundWebhookView):
     pass
 
 
-
-
-
-
 # Providers whose inbound webhook needs nothing beyond our basic-auth secret (and
 # Mailgun's optional signing key). Postal, Resend, Mandrill and MailerSend sign
 # with keys of their own; add them here with their settings when one is used.

@@ -1,5 +1,5 @@
 from .event import TicketEvent
-from .inbound import InboundMail, IntakeOutcome, InboundStatus
+from .inbound import InboundMail, InboundStatus, IntakeOutcome
 from .message import Attachment, Message, MessageKind
 from .ticket import AlertState, Source, Ticket, TicketStatus
 

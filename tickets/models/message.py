@@ -22,7 +22,11 @@ class Message(models.Model):
     # Denormalised from the ticket so threading lookups stay within one client by index.
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="+")
     inbound = models.OneToOneField(
-        "tickets.InboundMail", null=True, blank=True, on_delete=models.SET_NULL, related_name="message"
+        "tickets.InboundMail",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="message",
     )
     kind = models.CharField(max_length=12, choices=MessageKind, default=MessageKind.MAIL)
     message_id = models.CharField(max_length=255, blank=True)

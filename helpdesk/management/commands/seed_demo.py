@@ -119,7 +119,8 @@ class Command(BaseCommand):
         users = {}
         for username, password, groups, is_staff in DEMO_USERS:
             user, created = User.objects.get_or_create(
-                username=username, defaults={"is_staff": is_staff, "email": f"{username}@ourdesk.example"}
+                username=username,
+                defaults={"is_staff": is_staff, "email": f"{username}@ourdesk.example"},
             )
             if created:
                 user.set_password(password)

@@ -23,7 +23,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", metavar="PATH")
         parser.add_argument(
-            "--to", default="", metavar="ADDRESS", help="The envelope recipient, as a provider reports it."
+            "--to",
+            default="",
+            metavar="ADDRESS",
+            help="The envelope recipient, as a provider reports it.",
         )
 
     def handle(self, *args, paths, to, **options):
@@ -40,4 +43,6 @@ class Command(BaseCommand):
             line = {"source": source, **result.as_dict()}
             self.stdout.write(json.dumps(line, ensure_ascii=False))
         if failed:
-            raise CommandError(f"{failed} mail(s) failed; they are kept for reprocessing in the admin.")
+            raise CommandError(
+                f"{failed} mail(s) failed; they are kept for reprocessing in the admin."
+            )
