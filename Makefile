@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run worker test bench lint format clean
+.PHONY: setup run worker cron test bench lint format clean
 
 setup: $(STAMP)
 
@@ -27,9 +27,13 @@ run: setup
 	@echo "Open http://$(HOST):$(PORT)/admin/ and log in as sdm / demo-sdm-2026 (Ctrl-C stops)."
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
-# One RQ worker for every queue (needs REDIS_URL); the scheduler runs periodic jobs.
+# One RQ worker for every queue (needs REDIS_URL), with rq's scheduler for delayed jobs.
 worker: setup
 	$(PY) manage.py rqworker intake psa telephony default --with-scheduler
+
+# The periodic jobs (helpdesk/cron.py): one such process per deployment.
+cron: setup
+	$(PY) manage.py rqcron helpdesk/cron.py
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -15,6 +15,15 @@ from dataclasses import dataclass, field
 
 WEBHOOK_SECRET = "dev:dev-webhook-secret"
 
+# An SMTP-shaped mail (CRLF) with 8-bit latin-1 bytes: what a "keep the raw bytes" path
+# must not re-encode. Not valid UTF-8, so a path that decodes it as text will show it.
+LATIN1_8BIT_MAIL = (
+    b"From: Jos\xe9 <jose@customer.example>\r\nTo: acme@in.test\r\n"
+    b"Subject: Caf\xe9 printer\r\nMessage-ID: <latin1@customer.example>\r\n"
+    b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
+    b"Content-Transfer-Encoding: 8bit\r\n\r\nLe caf\xe9 n'imprime plus.\r\n"
+)
+
 
 def basic_auth(secret: str = WEBHOOK_SECRET) -> dict[str, str]:
     """The header the provider sends for a webhook URL with `user:password@` in it."""
@@ -163,9 +172,7 @@ def postmark_inbound(raw: bytes, *, recipient: str = "acme@in.test") -> Post:
     )
 
 
-def mailjet_parse(
-    *, recipient: str = "acme@in.test", sender: str = "pat@customer.example"
-) -> Post:
+def mailjet_parse(*, recipient: str = "acme@in.test", sender: str = "pat@customer.example") -> Post:
     """Mailjet's Parse API post: headers and parts as JSON, no raw MIME."""
     return Post(
         json.dumps(

@@ -7,7 +7,7 @@ from django.test import Client
 from tests.mails import build_mail
 from tickets.models import InboundMail, Ticket
 
-from .provider_posts import amazon_ses_sns_notification, basic_auth
+from .provider_posts import LATIN1_8BIT_MAIL, amazon_ses_sns_notification, basic_auth
 
 pytestmark = [
     pytest.mark.django_db,
@@ -37,13 +37,7 @@ def test_a_notification_of_a_received_mail_opens_a_ticket(client, run_jobs, acme
 
 
 def test_it_keeps_the_decoded_bytes_exactly(client, run_jobs, acme):
-    # 8-bit latin-1 and CRLF line ends: nothing on the way may re-encode them.
-    raw = (
-        b"From: Jos\xe9 <jose@customer.example>\r\nTo: acme@in.test\r\n"
-        b"Subject: Caf\xe9 printer\r\nMessage-ID: <ses-latin1@customer.example>\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
-        b"Content-Transfer-Encoding: 8bit\r\n\r\nLe caf\xe9 n'imprime plus.\r\n"
-    )
+    raw = LATIN1_8BIT_MAIL
     with run_jobs():
         client.post(URL, **amazon_ses_sns_notification(raw).kwargs(basic_auth()))
     inbound = InboundMail.objects.get()

@@ -1,11 +1,12 @@
-"""Mailgun's inbound route (forward() with raw MIME) to /inbound/mailgun/."""
+"""Mailgun's inbound route, forward() with raw MIME, to /inbound/mailgun/ (and to the
+inbound_mime/ URL under it: Mailgun sends body-mime only to a URL ending in "mime")."""
 
 import pytest
 
 from tests.mails import build_mail
 from tickets.models import InboundMail, Ticket
 
-from .provider_posts import basic_auth, mailgun_raw_mime, mailgun_signature
+from .provider_posts import LATIN1_8BIT_MAIL, basic_auth, mailgun_raw_mime, mailgun_signature
 
 pytestmark = pytest.mark.django_db
 
@@ -19,10 +20,11 @@ def signing_key(settings):
     return SIGNING_KEY
 
 
-def test_a_raw_mime_post_opens_a_ticket(client, run_jobs, acme):
+@pytest.mark.parametrize("url", [URL, "/inbound/mailgun/inbound_mime/"])
+def test_a_raw_mime_post_opens_a_ticket(client, run_jobs, acme, url):
     raw = build_mail(subject="VPN drops every hour")
     with run_jobs():
-        response = client.post(URL, **mailgun_raw_mime(raw).kwargs(basic_auth()))
+        response = client.post(url, **mailgun_raw_mime(raw).kwargs(basic_auth()))
     assert response.status_code == 200
     inbound = InboundMail.objects.get()
     assert inbound.provider == "Mailgun"
@@ -103,7 +105,7 @@ def test_without_a_signing_key_no_signature_is_needed(client, run_jobs, acme, se
 def multipart_form(fields: dict[str, bytes], boundary: str = "mailgun-form-boundary") -> bytes:
     """A multipart/form-data body whose field values are sent as the bytes given."""
     parts = [
-        b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
         % (boundary.encode(), name.encode(), value)
         for name, value in fields.items()
     ]
@@ -116,12 +118,7 @@ def multipart_form(fields: dict[str, bytes], boundary: str = "mailgun-form-bound
     "8-bit bytes in another charset are stored as U+FFFD; raw_mime_of cannot recover them",
 )
 def test_it_keeps_the_bytes_of_an_eight_bit_latin_1_mail_exactly(client, run_jobs, acme):
-    raw = (
-        b"From: Jos\xe9 <jose@customer.example>\r\nTo: acme@in.test\r\n"
-        b"Subject: Caf\xe9 printer\r\nMessage-ID: <latin1@customer.example>\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=iso-8859-1\r\n"
-        b"Content-Transfer-Encoding: 8bit\r\n\r\nLe caf\xe9 n'imprime plus.\r\n"
-    )
+    raw = LATIN1_8BIT_MAIL
     post = mailgun_raw_mime(b"")
     fields = {name: value.encode() for name, value in post.data.items()}
     fields["body-mime"] = raw

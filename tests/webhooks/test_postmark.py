@@ -20,30 +20,31 @@ WITH_RAW = "postmark-inbound-test-payload-with-raw.json"
 WITHOUT_RAW = "postmark-inbound-test-payload.json"
 
 
+def load(name: str) -> dict:
+    return json.loads((corpus_dir("anymail") / name).read_text())
+
+
 @pytest.fixture(params=[WITH_RAW, WITHOUT_RAW])
 def payload(request) -> dict:
-    return json.loads((corpus_dir("anymail") / request.param).read_text())
+    return load(request.param)
 
 
-@pytest.fixture
-def postmark_sample_client(db):
-    """The client whose dedicated address the sample payloads were delivered to."""
-    return ClientFactory(slug="sampleco", address=None)
-
-
-def give_address_of(client, payload: dict) -> None:
-    client.addresses.all().delete()
-    client.addresses.create(address=normalise_address(payload["OriginalRecipient"]))
+def client_for_recipient_of(payload: dict):
+    """A client whose dedicated address is the one the sample was delivered to
+    (mailbox+SampleHash@inbound.postmarkapp.com routes like mailbox@...)."""
+    return ClientFactory(slug="sampleco", address=normalise_address(payload["OriginalRecipient"]))
 
 
 def post_payload(client, payload: dict):
-    return client.post(URL, data=json.dumps(payload), content_type="application/json", **basic_auth())
+    return client.post(
+        URL, data=json.dumps(payload), content_type="application/json", **basic_auth()
+    )
 
 
 def test_it_opens_a_ticket_for_the_client_the_payload_was_delivered_to(
-    client, run_jobs, payload, postmark_sample_client, acme
+    client, run_jobs, payload, acme
 ):
-    give_address_of(postmark_sample_client, payload)
+    recipient_client = client_for_recipient_of(payload)
     with run_jobs():
         response = post_payload(client, payload)
     assert response.status_code == 200
@@ -54,7 +55,7 @@ def test_it_opens_a_ticket_for_the_client_the_payload_was_delivered_to(
     assert (inbound.status, inbound.outcome) == ("processed", "created")
     ticket = Ticket.objects.get()
     assert inbound.ticket == ticket
-    assert ticket.client == postmark_sample_client
+    assert ticket.client == recipient_client
     assert ticket.subject == payload["Subject"]
     assert ticket.requester_email == payload["FromFull"]["Email"]
     assert payload["TextBody"] in ticket.messages.get().text
@@ -74,7 +75,7 @@ def test_a_payload_for_no_dedicated_address_is_stored_and_left_unrouted(
 
 
 def test_it_stores_the_raw_email_byte_for_byte(client, run_jobs, acme):
-    payload = json.loads((corpus_dir("anymail") / WITH_RAW).read_text())
+    payload = load(WITH_RAW)
     with run_jobs():
         post_payload(client, payload)
     inbound = InboundMail.objects.get()
@@ -83,7 +84,7 @@ def test_it_stores_the_raw_email_byte_for_byte(client, run_jobs, acme):
 
 
 def test_without_raw_email_it_stores_a_mail_rebuilt_from_the_fields(client, run_jobs, acme):
-    payload = json.loads((corpus_dir("anymail") / WITHOUT_RAW).read_text())
+    payload = load(WITHOUT_RAW)
     with run_jobs():
         post_payload(client, payload)
     stored = message_from_bytes(bytes(InboundMail.objects.get().raw), policy=policy.default)
@@ -98,11 +99,9 @@ def test_without_raw_email_it_stores_a_mail_rebuilt_from_the_fields(client, run_
     )
 
 
-def test_the_ticket_keeps_the_payload_attachment_when_there_is_no_raw_email(
-    client, run_jobs, postmark_sample_client
-):
-    payload = json.loads((corpus_dir("anymail") / WITHOUT_RAW).read_text())
-    give_address_of(postmark_sample_client, payload)
+def test_the_ticket_keeps_the_payload_attachment_when_there_is_no_raw_email(client, run_jobs):
+    payload = load(WITHOUT_RAW)
+    client_for_recipient_of(payload)
     with run_jobs():
         post_payload(client, payload)
     [attachment] = Ticket.objects.get().messages.get().attachments.all()

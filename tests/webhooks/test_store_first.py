@@ -72,6 +72,8 @@ def test_an_unreadable_payload_is_stored_as_failed_and_answered_2xx(http, run_jo
 
 def test_an_unreadable_payload_without_credentials_is_not_stored(http, run_jobs, acme):
     with run_jobs():
-        response = http.post("/inbound/postmark/", data=b"{not json", content_type="application/json")
+        response = http.post(
+            "/inbound/postmark/", data=b"{not json", content_type="application/json"
+        )
     assert 400 <= response.status_code < 500
     assert InboundMail.objects.count() == 0

@@ -51,8 +51,14 @@ def dedupe_key(parsed: ParsedMail, inbound: InboundMail) -> str:
 
 
 def process_inbound_job(inbound_id: int) -> None:
-    """RQ entry point. Failures are recorded on the mail, not raised (RQ would only log them)."""
-    process_inbound(InboundMail.objects.get(pk=inbound_id))
+    """RQ entry point. Failures are recorded on the mail, not raised (RQ would only log them).
+
+    A mail that is no longer "received" was handled by an earlier run of this job
+    (the sweeper may queue one twice); reprocessing is the SDM's explicit action.
+    """
+    inbound = InboundMail.objects.get(pk=inbound_id)
+    if inbound.status == InboundStatus.RECEIVED:
+        process_inbound(inbound)
 
 
 def process_inbound(inbound: InboundMail) -> IntakeResult:

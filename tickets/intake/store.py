@@ -1,12 +1,15 @@
 """Stage 0: keep the raw bytes before anything can go wrong."""
 
 import hashlib
+import logging
 
 from django.db import transaction
 
 from desklib.jobs import enqueue
 
 from ..models import InboundMail
+
+log = logging.getLogger(__name__)
 
 
 def store_raw_mail(
@@ -28,7 +31,17 @@ def store_raw_mail(
 
 
 def schedule_processing(inbound: InboundMail) -> None:
-    """Process the stored mail on the `intake` queue (inline without Redis), after commit."""
+    """Process the stored mail on the `intake` queue (inline without Redis), after commit.
+
+    If the job cannot be queued (Redis unreachable), the mail is already safe:
+    it stays "received" and the sweeper schedules it again later.
+    """
     from .pipeline import process_inbound_job
 
-    transaction.on_commit(lambda: enqueue("intake", process_inbound_job, inbound.pk))
+    def send() -> None:
+        try:
+            enqueue("intake", process_inbound_job, inbound.pk)
+        except Exception:
+            log.exception("could not queue inbound mail %s; the sweeper will retry", inbound.pk)
+
+    transaction.on_commit(send)

@@ -1,0 +1,7 @@
+"""Periodic jobs, run by `manage.py rqcron helpdesk/cron.py` (one process per deployment)."""
+
+from rq import cron
+
+from tickets.intake.sweeper import requeue_stale_inbound
+
+cron.register(requeue_stale_inbound, "intake", interval=120, name="requeue-stale-inbound")
