@@ -21,6 +21,7 @@ import json
 import math
 import os
 import pstats
+import re
 import statistics
 import sys
 import tempfile
@@ -37,6 +38,8 @@ URL = "/inbound/mailgun/"
 WEBHOOK_AUTH = "dev:dev-webhook-secret"
 ADDRESS = "bench@in.ourdesk.example"
 FLOOR_TABLE = "bench_intake_floor"
+_HEADER_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
+TRANSACTION_SQL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
 
 # The floor's table, per database vendor: an id, the fields read, the raw bytes.
 FLOOR_DDL = {
@@ -44,8 +47,6 @@ FLOOR_DDL = {
     "from_address text NOT NULL, body text NOT NULL, raw bytea NOT NULL)",
     "sqlite": "CREATE TABLE {t} (id integer PRIMARY KEY AUTOINCREMENT, subject text NOT NULL, "
     "from_address text NOT NULL, body text NOT NULL, raw blob NOT NULL)",
-    "mysql": "CREATE TABLE {t} (id bigint AUTO_INCREMENT PRIMARY KEY, subject longtext NOT NULL, "
-    "from_address longtext NOT NULL, body longtext NOT NULL, raw longblob NOT NULL)",
 }
 
 
@@ -58,14 +59,17 @@ def parse_args() -> argparse.Namespace:
         help="measured passes over the corpus (default 80: about 1.5 minutes on SQLite "
         "on a 2-core machine)",
     )
-    parser.add_argument(
-        "--warmup", type=int, default=1, help="unmeasured passes first (default 1)"
-    )
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured passes first (default 1)")
     parser.add_argument(
         "--profile",
         action="store_true",
         help="cProfile the measured webhook posts; top 40 by cumulative time to stderr "
         "(slows the intake figures down)",
+    )
+    parser.add_argument(
+        "--profile-out",
+        metavar="PATH",
+        help="profile as --profile does, and save the raw pstats there as well",
     )
     parser.add_argument(
         "--show-sql",
@@ -107,22 +111,23 @@ def load_corpus() -> tuple[list[tuple[str, bytes]], str]:
 def with_message_id(raw: bytes, message_id: str) -> bytes:
     """`raw` with its Message-ID header (and folded continuations) replaced by `message_id`,
     so that each repetition is a new mail rather than a duplicate delivery."""
-    crlf = b"\r\n" in raw[:2000]
-    eol = b"\r\n" if crlf else b"\n"
-    blank = raw.find(eol + eol)
-    head, rest = (raw[:blank + len(eol)], raw[blank + len(eol):]) if blank >= 0 else (raw, b"")
-    lines = head.splitlines(keepends=True)
-    kept: list[bytes] = []
-    skipping = False
-    for line in lines:
-        if skipping and line[:1] in (b" ", b"\t"):
-            continue
-        skipping = line.lower().startswith(b"message-id:")
+    lines = raw.splitlines(keepends=True)
+    eol = b"\r\n" if lines and lines[0].endswith(b"\r\n") else b"\n"
+    at = 1 if lines and lines[0].startswith(b"From ") else 0  # after an mbox "From " line
+    kept = lines[:at]
+    n, skipping = at, False
+    # The header block ends where the parser's does: at the first line that is
+    # neither a field nor a continuation (usually the blank line).
+    while n < len(lines) and (
+        _HEADER_FIELD.match(lines[n]) or (n > at and lines[n][:1] in (b" ", b"\t"))
+    ):
+        if lines[n][:1] not in (b" ", b"\t"):
+            skipping = lines[n].lower().startswith(b"message-id:")
         if not skipping:
-            kept.append(line)
-    at = 1 if kept and kept[0].startswith(b"From ") else 0  # after an mbox "From " line
+            kept.append(lines[n])
+        n += 1
     kept.insert(at, b"Message-ID: " + message_id.encode("ascii") + eol)
-    return b"".join(kept) + rest
+    return b"".join(kept) + b"".join(lines[n:])
 
 
 def mailgun_form(raw: bytes, recipient: str, token: str) -> tuple[bytes, str]:
@@ -141,7 +146,7 @@ def mailgun_form(raw: bytes, recipient: str, token: str) -> tuple[bytes, str]:
         "body-mime": raw,
     }
     parts = [
-        b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n"
+        b'--%s\r\nContent-Disposition: form-data; name="%s"\r\n\r\n%s\r\n'
         % (boundary.encode(), name.encode(), value)
         for name, value in fields.items()
     ]
@@ -153,7 +158,7 @@ def mailgun_form(raw: bytes, recipient: str, token: str) -> tuple[bytes, str]:
 
 
 def _db_text(value: str) -> str:
-    # PostgreSQL text takes no NUL and no lone surrogates; the webhook path cleans these too.
+    # PostgreSQL text takes no NUL and no lone surrogates (the intake's parser drops them too).
     return value.replace("\x00", "").encode("utf-8", "replace").decode("utf-8")
 
 
@@ -177,6 +182,29 @@ def floor_read(raw: bytes) -> tuple[str, str, str]:
     if not isinstance(body, str):
         body = ""
     return _db_text(subject), _db_text(sender), _db_text(body)
+
+
+def statement_shape(sql: str) -> str:
+    """A statement's kind and first table, e.g. 'SELECT tickets_ticket FOR UPDATE'."""
+    match = re.match(r'\s*(SELECT|INSERT INTO|UPDATE|DELETE FROM)\b.*?"(\w+)"', sql, re.S)
+    if not match:
+        return " ".join(sql.split()[:2]) if sql.startswith("RELEASE") else sql.split()[0]
+    return f"{match[1]} {match[2]}" + (" FOR UPDATE" if "FOR UPDATE" in sql else "")
+
+
+class StatementTimer:
+    """An execute wrapper adding each statement's wall time (ms) under its shape."""
+
+    def __init__(self, into: dict[str, list[float]]):
+        self.into = into
+
+    def __call__(self, execute, sql, params, many, context):
+        start = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = (time.perf_counter() - start) * 1000
+            self.into.setdefault(statement_shape(sql), []).append(elapsed)
 
 
 # --- Figures --------------------------------------------------------------------------
@@ -206,7 +234,8 @@ def database_description(connection) -> str:
     with connection.cursor() as cursor:
         cursor.execute("SELECT version()")
         version = cursor.fetchone()[0]
-    return f"{connection.vendor}: {version.split(' on ')[0]} (throwaway {connection.settings_dict['NAME']})"
+    name = connection.settings_dict["NAME"]
+    return f"{connection.vendor}: {version.split(' on ')[0]} (throwaway database {name})"
 
 
 # --- The run ---------------------------------------------------------------------------
@@ -245,150 +274,215 @@ def main() -> None:
         media.cleanup()
 
 
-def run(args: argparse.Namespace) -> None:
-    from django.db import connection
-    from django.test import Client as HttpClient
-    from django.test.utils import CaptureQueriesContext
+class Bench:
+    """The webhook path and the floor, over repetitions of one corpus."""
 
-    from clients.models import Client, DedicatedAddress
-    from tickets.models import InboundMail
+    def __init__(self, mails: list[tuple[str, bytes]]):
+        from django.db import connection
+        from django.test import Client as HttpClient
 
-    mails, where = load_corpus()
-    client = Client.objects.create(name="Bench MSP", slug="bench")
-    DedicatedAddress.objects.create(client=client, address=ADDRESS)
-    http = HttpClient()
-    auth = {"authorization": "Basic " + base64.b64encode(WEBHOOK_AUTH.encode()).decode()}
-    run_id = uuid.uuid4().hex[:8]
+        from clients.models import Client, DedicatedAddress
 
-    quote = connection.ops.quote_name
-    ddl = FLOOR_DDL.get(connection.vendor)
-    if ddl is None:
-        raise SystemExit(f"No floor table for the {connection.vendor} database in bench/intake.py.")
-    with connection.cursor() as cursor:
-        cursor.execute(ddl.format(t=quote(FLOOR_TABLE)))
-    placeholders = ", ".join(["%s"] * 4)
-    insert_sql = (
-        f"INSERT INTO {quote(FLOOR_TABLE)} (subject, from_address, body, raw) "
-        f"VALUES ({placeholders})"
-    )
+        self.mails = mails
+        self.connection = connection
+        self.run_id = uuid.uuid4().hex[:8]
+        client = Client.objects.create(name="Bench MSP", slug="bench")
+        DedicatedAddress.objects.create(client=client, address=ADDRESS)
+        self.http = HttpClient()
+        token = base64.b64encode(WEBHOOK_AUTH.encode()).decode()
+        self.auth = {"authorization": f"Basic {token}"}
+        self.non_200 = 0
+        self.first_error = ""
+        self.table = connection.ops.quote_name(FLOOR_TABLE)
+        self.insert_sql = (
+            f"INSERT INTO {self.table} (subject, from_address, body, raw) VALUES (%s, %s, %s, %s)"
+        )
 
-    def round_mails(label: str) -> list[tuple[str, bytes, bytes, str]]:
+    def create_floor_table(self) -> None:
+        ddl = FLOOR_DDL.get(self.connection.vendor)
+        if ddl is None:
+            raise SystemExit(f"bench/intake.py has no floor table for {self.connection.vendor}.")
+        with self.connection.cursor() as cursor:
+            cursor.execute(ddl.format(t=self.table))
+
+    def drop_floor_table(self) -> None:
+        with self.connection.cursor() as cursor:
+            cursor.execute(f"DROP TABLE {self.table}")
+
+    def round_mails(self, label: str) -> list[tuple[str, bytes, bytes, str]]:
         """(token, raw, form body, content type) per mail, each with a new Message-ID."""
         batch = []
-        for i, (_source, raw) in enumerate(mails):
-            token = f"{run_id}-{label}-{i}"
+        for i, (_source, raw) in enumerate(self.mails):
+            token = f"{self.run_id}-{label}-{i}"
             unique = with_message_id(raw, f"<bench-{token}@bench.invalid>")
-            body, content_type = mailgun_form(unique, ADDRESS, token)
-            batch.append((token, unique, body, content_type))
+            batch.append((token, unique, *mailgun_form(unique, ADDRESS, token)))
         return batch
 
-    errors: list[str] = []
+    def post(self, body: bytes, content_type: str) -> None:
+        response = self.http.post(URL, data=body, content_type=content_type, headers=self.auth)
+        if response.status_code != 200:
+            self.non_200 += 1
+            self.first_error = self.first_error or (
+                f"HTTP {response.status_code}: {response.content[:200]!r}"
+            )
 
-    def post(body: bytes, content_type: str) -> None:
-        response = http.post(URL, data=body, content_type=content_type, headers=auth)
-        if response.status_code != 200 and len(errors) < 20:
-            errors.append(f"HTTP {response.status_code}: {response.content[:200]!r}")
-
-    def intake_round(batch, times: list[float] | None, profiler=None) -> float:
+    def intake_round(self, batch, times: list[float] | None, profiler=None) -> float:
+        """Post each mail; per-message wall times into `times`. Returns the round's time."""
         start = time.perf_counter()
         if profiler:
             profiler.enable()
         for _token, _raw, body, content_type in batch:
             t0 = time.perf_counter()
-            post(body, content_type)
+            self.post(body, content_type)
             if times is not None:
                 times.append(time.perf_counter() - t0)
         if profiler:
             profiler.disable()
         return time.perf_counter() - start
 
-    def floor_round(batch, times: list[float] | None) -> float:
+    def floor_round(self, batch, times: list[float] | None) -> float:
+        """Parse each mail and insert it, one autocommitted INSERT (one commit) each."""
         start = time.perf_counter()
-        with connection.cursor() as cursor:
+        with self.connection.cursor() as cursor:
             for _token, raw, _body, _content_type in batch:
                 t0 = time.perf_counter()
-                cursor.execute(insert_sql, [*floor_read(raw), raw])  # autocommit: one commit
+                cursor.execute(self.insert_sql, [*floor_read(raw), raw])
                 if times is not None:
                     times.append(time.perf_counter() - t0)
         return time.perf_counter() - start
 
+    def count_queries(self, statement_ms: dict[str, list[float]]) -> list[tuple[int, str, list]]:
+        """One more round, untimed: (statement count, token, SQL list) per message."""
+        from django.test.utils import CaptureQueriesContext
+
+        per_message = []
+        for token, _raw, body, content_type in self.round_mails("sql"):
+            timer = StatementTimer(statement_ms)
+            with (
+                CaptureQueriesContext(self.connection) as captured,
+                self.connection.execute_wrapper(timer),
+            ):
+                self.post(body, content_type)
+            sql = [q["sql"] for q in captured.captured_queries]
+            per_message.append((len(sql), token, sql))
+        return per_message
+
+
+def run(args: argparse.Namespace) -> None:
+    from tickets.models import InboundMail
+
+    mails, where = load_corpus()
+    bench = Bench(mails)
+    bench.create_floor_table()
     progress(f"{len(mails)} mails from {where}; warming up ({args.warmup} round(s)) ...")
     for w in range(args.warmup):
-        batch = round_mails(f"warm{w}")
-        intake_round(batch, None)
-        floor_round(batch, None)
+        batch = bench.round_mails(f"warm{w}")
+        bench.intake_round(batch, None)
+        bench.floor_round(batch, None)
 
     intake_times: list[float] = []
     floor_times: list[float] = []
     intake_elapsed = floor_elapsed = 0.0
-    measured_tokens: list[str] = []
-    profiler = cProfile.Profile() if args.profile else None
+    measured: list[str] = []
+    profiler = cProfile.Profile() if args.profile or args.profile_out else None
     for r in range(args.rounds):
-        batch = round_mails(f"r{r}")
-        measured_tokens += [token for token, *_ in batch]
+        batch = bench.round_mails(f"r{r}")
+        measured += [token for token, *_ in batch]
         # Alternating intake and floor round by round spreads any drift over both.
-        took_intake = intake_round(batch, intake_times, profiler)
-        took_floor = floor_round(batch, floor_times)
+        took_intake = bench.intake_round(batch, intake_times, profiler)
+        took_floor = bench.floor_round(batch, floor_times)
         intake_elapsed += took_intake
         floor_elapsed += took_floor
         progress(
             f"round {r + 1}/{args.rounds}: intake {len(batch) / took_intake:7.1f} msg/s, "
             f"floor {len(batch) / took_floor:7.1f} msg/s"
         )
-
     # What the measured mails became, read back from the stored rows.
-    rows = InboundMail.objects.filter(provider_event_id__in=measured_tokens)
     outcomes = Counter(
-        f"{status}:{outcome}" if status != "processed" else outcome
-        for status, outcome in rows.values_list("status", "outcome")
+        outcome if status == "processed" else f"{status}:{outcome}"
+        for status, outcome in InboundMail.objects.filter(
+            provider_event_id__in=measured
+        ).values_list("status", "outcome")
     )
 
-    # One more round, untimed, counting the SQL statements of each message.
     progress("counting queries per message (one untimed round) ...")
-    per_message: list[tuple[int, str, list[str]]] = []
-    for token, _raw, body, content_type in round_mails("sql"):
-        with CaptureQueriesContext(connection) as captured:
-            post(body, content_type)
-        per_message.append((len(captured), token, [q["sql"] for q in captured.captured_queries]))
+    statement_ms: dict[str, list[float]] = {}
+    per_message = bench.count_queries(statement_ms)
     sql_outcome = dict(
         InboundMail.objects.filter(
             provider_event_id__in=[token for _, token, _ in per_message]
         ).values_list("provider_event_id", "outcome")
     )
+    bench.drop_floor_table()
+
+    if profiler:
+        print_profile(profiler, args.profile_out)
+    if args.show_sql:
+        print_sql(per_message, sql_outcome, statement_ms)
+    report(
+        args,
+        bench,
+        where,
+        summary(intake_times, intake_elapsed),
+        summary(floor_times, floor_elapsed),
+        outcomes,
+        per_message,
+        sql_outcome,
+        profiled=profiler is not None,
+    )
+
+
+def print_profile(profiler: cProfile.Profile, path: str | None) -> None:
+    out = io.StringIO()
+    pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+    progress("\n--- cProfile of the measured webhook posts, top 40 by cumulative time ---")
+    progress(out.getvalue())
+    if path:
+        profiler.dump_stats(path)
+        progress(f"raw profile saved to {path}")
+
+
+def typical_message(per_message, sql_outcome) -> tuple[int, str, list]:
+    """The new-ticket message with the median statement count (a new ticket is the
+    commonest outcome); any median message if none opened a ticket."""
+    created = [m for m in per_message if sql_outcome.get(m[1]) == "created"]
+    pool = sorted(created or per_message, key=lambda m: m[0])
+    return pool[len(pool) // 2]
+
+
+def print_sql(per_message, sql_outcome, statement_ms: dict[str, list[float]]) -> None:
+    count, token, statements = typical_message(per_message, sql_outcome)
+    progress(f"\n--- SQL of one typical message ({sql_outcome.get(token)}, {count} statements) ---")
+    for n, sql in enumerate(statements, start=1):
+        progress(f"{n:3}. {sql[:300]}")
+    progress(
+        f"\n--- SQL time by statement over the counting round ({len(per_message)} "
+        "messages; execute() to result, COMMIT not included) ---"
+    )
+    progress(f"{'statement':<48} {'count':>6} {'total ms':>9} {'mean ms':>8}")
+    for shape, values in sorted(statement_ms.items(), key=lambda kv: -sum(kv[1])):
+        total = sum(values)
+        progress(f"{shape:<48} {len(values):>6} {total:>9.1f} {total / len(values):>8.3f}")
+
+
+def report(
+    args, bench: Bench, where, intake, floor, outcomes, per_message, sql_outcome, *, profiled
+) -> None:
+    """The table, then the JSON line, last."""
+    ratio = intake["msgs_per_s"] / floor["msgs_per_s"]
+    counts = sorted(count for count, _, _ in per_message)
+    data_counts = sorted(
+        sum(not sql.startswith(TRANSACTION_SQL) for sql in statements)
+        for _, _, statements in per_message
+    )
     by_outcome: dict[str, list[int]] = {}
     for count, token, _ in per_message:
         by_outcome.setdefault(sql_outcome.get(token) or "failed", []).append(count)
-    counts = sorted(count for count, _, _ in per_message)
-    created = sorted(
-        (m for m in per_message if sql_outcome.get(m[1]) == "created"), key=lambda m: m[0]
-    )
-    typical = created[len(created) // 2] if created else per_message[len(per_message) // 2]
 
-    with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE {quote(FLOOR_TABLE)}")
-
-    if profiler:
-        out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
-        progress("\n--- cProfile of the measured webhook posts, top 40 by cumulative time ---")
-        progress(out.getvalue())
-    if args.show_sql:
-        progress(
-            f"\n--- SQL of one typical message ({sql_outcome.get(typical[1])}, "
-            f"{typical[0]} statements) ---"
-        )
-        for n, sql in enumerate(typical[2], start=1):
-            progress(f"{n:3}. {sql[:300]}")
-
-    intake = summary(intake_times, intake_elapsed)
-    floor = summary(floor_times, floor_elapsed)
-    ratio = intake["msgs_per_s"] / floor["msgs_per_s"]
-    vendor = connection.vendor
-    print(f"Intake benchmark: {len(mails)} mails x {args.rounds} rounds from {where}")
+    print(f"Intake benchmark: {len(bench.mails)} mails x {args.rounds} rounds from {where}")
     print(
         "Jobs run inline (REDIS_URL cleared for this run): each post stores the mail and runs "
-        "the whole pipeline. DEBUG off."
-        + (" Intake figures are slowed by cProfile." if profiler else "")
+        "the whole pipeline. DEBUG off." + (" Intake slowed by cProfile." if profiled else "")
     )
     print(
         "Floor: email.message_from_bytes(policy.default), subject/from/body read, "
@@ -403,39 +497,35 @@ def run(args: argparse.Namespace) -> None:
         )
     print(f"ratio    {ratio:.3f} (intake msgs/s / floor msgs/s)")
     print()
-    print(f"database: {database_description(connection)}")
+    print(f"database: {database_description(bench.connection)}")
     print("outcomes: " + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(
-        f"SQL statements per intake message: median {statistics.median(counts):g}, "
-        f"min {counts[0]}, max {counts[-1]}; "
-        + ", ".join(
-            f"{name} {statistics.median(values):g}" for name, values in sorted(by_outcome.items())
-        )
-        + " (CaptureQueriesContext; BEGIN/COMMIT not included)"
+        f"SQL statements per intake message (CaptureQueriesContext): median "
+        f"{statistics.median(counts):g} (min {counts[0]}, max {counts[-1]}; by outcome "
+        + ", ".join(f"{k} {statistics.median(v):g}" for k, v in sorted(by_outcome.items()))
+        + f"), of which {statistics.median(data_counts):g} are not BEGIN/COMMIT/SAVEPOINT"
     )
-    if errors:
-        print(f"WARNING: {len(errors)} or more posts were not answered 200, e.g. {errors[0]}")
-    print(
-        json.dumps(
-            {
-                "intake_msgs_per_s": round(intake["msgs_per_s"], 2),
-                "floor_msgs_per_s": round(floor["msgs_per_s"], 2),
-                "ratio": round(ratio, 4),
-                "intake_p50_ms": round(intake["p50_ms"], 3),
-                "intake_p99_ms": round(intake["p99_ms"], 3),
-                "floor_p50_ms": round(floor["p50_ms"], 3),
-                "floor_p99_ms": round(floor["p99_ms"], 3),
-                "messages": intake["messages"],
-                "rounds": args.rounds,
-                "corpus_mails": len(mails),
-                "database": vendor,
-                "jobs": "inline",
-                "queries_per_message_median": statistics.median(counts),
-                "non_200": len(errors),
-                "profiled": bool(profiler),
-            }
-        )
-    )
+    if bench.non_200:
+        print(f"WARNING: {bench.non_200} posts were not answered 200, e.g. {bench.first_error}")
+    figures = {
+        "intake_msgs_per_s": round(intake["msgs_per_s"], 2),
+        "floor_msgs_per_s": round(floor["msgs_per_s"], 2),
+        "ratio": round(ratio, 4),
+        "intake_p50_ms": round(intake["p50_ms"], 3),
+        "intake_p99_ms": round(intake["p99_ms"], 3),
+        "floor_p50_ms": round(floor["p50_ms"], 3),
+        "floor_p99_ms": round(floor["p99_ms"], 3),
+        "messages": intake["messages"],
+        "rounds": args.rounds,
+        "corpus_mails": len(bench.mails),
+        "database": bench.connection.vendor,
+        "jobs": "inline",
+        "queries_per_message_median": statistics.median(counts),
+        "data_queries_per_message_median": statistics.median(data_counts),
+        "non_200": bench.non_200,
+        "profiled": profiled,
+    }
+    print(json.dumps(figures))
 
 
 if __name__ == "__main__":

@@ -32,8 +32,9 @@ def _bounded(fingerprint: str) -> str:
 
 
 def _body_field(body: str, name: str) -> str:
+    """The value of a "Name: value" line; '' when absent or blank."""
     match = re.search(
-        rf"^[ \t]*{name}[ \t]*:[ \t]*(.+?)[ \t]*$", body, re.MULTILINE | re.IGNORECASE
+        rf"^[ \t]*{name}[ \t]*:[ \t]*(\S[^\r\n]*?)[ \t]*$", body, re.MULTILINE | re.IGNORECASE
     )
     return match.group(1) if match else ""
 
@@ -130,8 +131,9 @@ _DATE = re.compile(
     r"\b\d{4}-\d{2}-\d{2}([ t]\d{1,2}:\d{2}(:\d{2})?(\.\d+)?)?(z|[+-]\d{2}:?\d{2})?\b"
     r"|\b\d{1,2}[./]\d{1,2}[./]\d{2,4}\b"
     r"|\b\d{1,2}:\d{2}(:\d{2})?\s*(am|pm)?\b"
-    r"|\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*,?\b"
-    r"|\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\b",
+    r"|\b(mon|tues?|wed|thu|thurs|fri|sat|sun)(day|nesday|urday|rsday)?\b"
+    r"|\b(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?"
+    r"|sept?(ember)?|oct(ober)?|nov(ember)?|dec(ember)?)\b",
     re.IGNORECASE,
 )
 _NUMBER = re.compile(r"(?<!\w)\d+([.,]\d+)*%?(?!\w)")
@@ -141,7 +143,8 @@ _STATE_WORDS = re.compile(
     re.IGNORECASE,
 )
 _RECOVERY = re.compile(r"\b(recovery|recovered|resolved|cleared|back to normal)\b", re.IGNORECASE)
-_RECOVERY_STATE = re.compile(r"\b(OK|UP)\b")  # upper case only: "follow up" is no recovery
+# A state, not a word: "is OK", "now UP", "[OK]", "OK:" at the start. Not "FOLLOW UP".
+_RECOVERY_STATE = re.compile(r"\b(is|now|back|state:?)\s+(OK|UP)\b|\[(OK|UP)\]|^\W*(OK|UP)\b\W")
 
 
 def normalise_subject(subject: str) -> str:

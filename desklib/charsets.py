@@ -40,6 +40,10 @@ _ALIASES = {
 }
 # Labels that say "we don't know": guess from the bytes.
 _UNKNOWN = {"", "unknown-8bit", "x-unknown", "unknown", "8bit", "default", "x-user-defined"}
+# Python codecs that are not charsets a mail can be written in.
+_NOT_MAIL_CHARSETS = {"punycode", "idna", "unicode_escape", "raw_unicode_escape", "undefined"}
+# What a detector may answer that a mail is practically never written in.
+_IMPLAUSIBLE = ("utf_16", "utf_32", "cp037", "cp273", "cp424", "cp500", "cp875", "cp1026", "cp1140")
 
 
 def normalise_charset(label: str | None) -> str | None:
@@ -52,15 +56,18 @@ def normalise_charset(label: str | None) -> str | None:
         return None
     label = _ALIASES.get(label, label)
     try:
-        return codecs.lookup(label).name
-    except LookupError:
+        info = codecs.lookup(label)
+    except (LookupError, ValueError):  # ValueError: a NUL in the label
         return None
+    if info.name in _NOT_MAIL_CHARSETS or not getattr(info, "_is_text_encoding", True):
+        return None
+    return info.name
 
 
 def _strict(data: bytes, codec: str) -> str | None:
     try:
         return data.decode(codec)
-    except (UnicodeDecodeError, LookupError):
+    except (UnicodeError, LookupError, ValueError, TypeError):
         return None
 
 
@@ -79,12 +86,32 @@ def _guess(data: bytes, hint: str | None = None) -> str:
         text = _strict(data, hint)
         if text is not None:
             return text
+    if _mostly_isolated_high_bytes(data):
+        # Western European text: é, ü, ß, – between ASCII letters. Detectors guess
+        # wildly on such short samples; windows-1252 is what senders meant.
+        return _cp1252_lenient(data)
     best = from_bytes(data[:65536]).best() if len(data) >= 4 else None
-    if best is not None and best.encoding:
+    if best is not None and best.encoding and not best.encoding.startswith(_IMPLAUSIBLE):
         text = _strict(data, best.encoding)
         if text is not None:
             return text
     return _cp1252_lenient(data)
+
+
+def _mostly_isolated_high_bytes(data: bytes) -> bool:
+    """Whether most 8-bit bytes stand alone, as accented letters in Latin text do.
+
+    Multi-byte charsets (CJK) and scripts written wholly in 8-bit bytes (Cyrillic,
+    Greek in their code pages) have them in runs instead.
+    """
+    high = isolated = 0
+    for i, byte in enumerate(data):
+        if byte >= 0x80:
+            high += 1
+            before = data[i - 1] if i else 0
+            after = data[i + 1] if i + 1 < len(data) else 0
+            isolated += before < 0x80 and after < 0x80
+    return high > 0 and isolated * 2 > high
 
 
 def _cp1252_lenient(data: bytes) -> str:
@@ -115,11 +142,9 @@ def decode_bytes(data: bytes, declared: str | None = None, hint: str | None = No
         text = _guess(data, normalise_charset(hint))
     elif codec == "ascii":
         # "us-ascii" with 8-bit bytes is nearly always UTF-8 or windows-1252 in disguise.
-        text = _guess(data) if b"\x1b" in data else _strict(data, "ascii")
+        text = _strict(data, "ascii") if b"\x1b" not in data else None
         if text is None:
-            text = _strict(data, "utf-8")
-        if text is None:
-            text = _cp1252_lenient(data)
+            text = _guess(data)
     elif codec == "cp1252":
         text = _strict(data, "utf-8") if _looks_like_utf8(data) else None
         if text is None:

@@ -7,7 +7,9 @@ _BLOCK = {
     "p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
     "table", "ul", "ol", "blockquote", "pre", "hr", "section", "article",
 }  # fmt: skip
-_SKIP = {"script", "style", "head", "title"}
+# Only elements whose text is never shown; "head" is left out because its end tag
+# is optional, and its other children carry no text.
+_SKIP = {"script", "style", "title"}
 
 
 class _TextCollector(HTMLParser):
@@ -17,7 +19,9 @@ class _TextCollector(HTMLParser):
         self._skipping = 0
 
     def handle_starttag(self, tag: str, attrs) -> None:
-        if tag in _SKIP:
+        if tag == "body":
+            self._skipping = 0  # an unclosed <title> or <style> in the head ends here
+        elif tag in _SKIP:
             self._skipping += 1
         elif tag in _BLOCK:
             self.chunks.append("\n")
@@ -43,7 +47,7 @@ def html_to_text(html: str) -> str:
         collector.close()
     except Exception:  # HTMLParser is lenient; this guards the rest
         return re.sub(r"<[^>]*>", " ", html)
-    text = "".join(collector.chunks).replace("\xa0", " ")
+    text = "".join(collector.chunks).replace("\xa0", " ").replace("\r\n", "\n").replace("\r", "\n")
     text = re.sub(r"[ \t]+\n", "\n", text)
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.replace("\x00", "").strip()

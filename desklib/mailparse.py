@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import Message
 from email.utils import getaddresses, parsedate_to_datetime
+from urllib.parse import unquote_to_bytes
 
 import nh3
 
@@ -342,16 +343,61 @@ def _payload_bytes(part: Message) -> bytes:
     return data
 
 
+_NAME_PARAM = re.compile(
+    r"""(?:^|;)\s*(?P<key>filename|name)(?P<star>\*(?P<index>\d+)?(?P<ext>\*)?)?\s*=\s*"""
+    r"""(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^;\s]*))""",
+    re.IGNORECASE,
+)
+
+
 def _filename(part: Message) -> str:
-    try:
-        name = part.get_filename()
-    except Exception:
-        name = None
-    if not name:
-        return ""
-    if not isinstance(name, str):
-        name = str(name)
-    return _safe_filename(decode_header_value(name))
+    """The part's filename, read from the raw headers so no byte is lost.
+
+    Handles RFC 2231 (charset, %-escapes, continuations) including stray raw 8-bit
+    bytes, RFC 2047 encoded words, and plain raw bytes; Content-Disposition's
+    filename wins over Content-Type's name.
+    """
+    for header, key in (("content-disposition", "filename"), ("content-type", "name")):
+        # raw_items(): get() would hand back a Header object that already lost 8-bit bytes.
+        raw = next((str(v) for k, v in part.raw_items() if k.lower() == header), "")
+        name = _name_param(_FOLDED.sub(" ", raw), key)
+        if name:
+            return _safe_filename(name)
+    return ""
+
+
+_FOLDED = re.compile(r"\r?\n[ \t]*")
+
+
+def _name_param(header: str, key: str) -> str:
+    plain = ""
+    segments: dict[int, tuple[bytes, bool]] = {}
+    for match in _NAME_PARAM.finditer(header):
+        if match.group("key").lower() != key:
+            continue
+        value = match.group("quoted")
+        value = value.replace('\\"', '"') if value is not None else match.group("token") or ""
+        data = value.encode("utf-8", "surrogateescape")
+        if match.group("star") is None:
+            if not plain:
+                plain = decode_header_value(value) if "=?" in value else decode_bytes(data)
+            continue
+        index = int(match.group("index") or 0)
+        extended = match.group("index") is None or bool(match.group("ext"))
+        segments[index] = (data, extended)
+    if not segments:
+        return plain
+    charset = None
+    parts = []
+    for index in sorted(segments):
+        data, extended = segments[index]
+        if extended:
+            if index == min(segments) and data.count(b"'") >= 2:
+                declared, _, data = data.split(b"'", 2)
+                charset = declared.decode("ascii", "replace") or None
+            data = unquote_to_bytes(data)
+        parts.append(data)
+    return decode_bytes(b"".join(parts), charset) or plain
 
 
 _UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')

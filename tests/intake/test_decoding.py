@@ -90,11 +90,6 @@ def test_an_rfc2231_filename_with_raw_bytes_keeps_its_attachment(acme):
     assert attachment.filename.endswith(".pdf")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: raw 8-bit bytes in an RFC 2231 filename* become literal '\\ufffd' escapes "
-    "(stdlib collapse_rfc2231_value), stored as 'Angebot_Serverübersicht_M_ufffd_ufffdrz.pdf'",
-)
 def test_an_rfc2231_filename_with_raw_bytes_is_readable(acme):
     got = ingest_file("rfc2231_filename_raw_8bit.eml")
     (attachment,) = got.message.attachments.all()

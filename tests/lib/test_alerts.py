@@ -186,11 +186,6 @@ def test_a_datto_rmm_alert_without_uid_is_fingerprinted_by_device_and_alert():
     assert "srv-fs01" in first.fingerprint
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: a label line with only a trailing space ('Alert UID: ') reads as ' ', so "
-    "every device's alert gets the fingerprint 'datto:' and they all fold together",
-)
 def test_an_empty_alert_uid_line_does_not_fold_different_devices_together():
     body = DATTO_BODY.format(percent=91, uid="")
     fs01 = detect_preset("noreply@centrastage.net", "Datto RMM alert", body)
@@ -243,11 +238,6 @@ def test_the_generic_fingerprint_keeps_numbered_host_names_apart():
     assert srv1.fingerprint != srv2.fingerprint
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: the date pattern erases any word starting with a month or weekday "
-    "abbreviation (mar-, sat-, mon-, dec-...), so hosts MARS and SATURN fold together",
-)
 def test_the_generic_fingerprint_keeps_host_names_apart_that_start_like_a_month():
     mars = generic("backup@noc.example", "Backup failed on MARS")
     saturn = generic("backup@noc.example", "Backup failed on SATURN")
@@ -279,11 +269,6 @@ def test_follow_up_is_not_a_recovery(subject):
     assert not generic("monitor@noc.example", subject).recovery
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: recovery is any upper-case UP/OK, so an all-caps 'FOLLOW UP' subject "
-    "counts as a recovery (and would be suppressed or close an alert)",
-)
 def test_follow_up_in_capitals_is_not_a_recovery():
     assert not generic("monitor@noc.example", "BACKUP FAILED ON SRV1 - PLEASE FOLLOW UP").recovery
 

@@ -64,11 +64,6 @@ def test_raw_windows_1252_in_a_header_is_decoded():
     assert decode_header_value(value) == "Rückruf erbeten – Angebot für Müller"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: short raw windows-1252 headers go to charset_normalizer, which picks "
-    "UTF-16 or EBCDIC ('Café' -> '䍡曩'); the body's iso-8859-1 hint is skipped too",
-)
 @pytest.mark.parametrize("hint", [None, "iso-8859-1"])
 @pytest.mark.parametrize("text", ["Café", "Fehler: Zugriff verweigert für Benutzer Jörg"])
 def test_short_raw_windows_1252_in_a_header_is_decoded(text, hint):

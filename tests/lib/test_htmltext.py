@@ -1,6 +1,5 @@
 """Plain text from HTML-only mails."""
 
-import pytest
 
 from desklib.htmltext import html_to_text
 
@@ -47,20 +46,10 @@ def test_nul_characters_are_dropped():
     assert html_to_text("<p>Result\x00: 0x1</p>") == "Result: 0x1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an omitted </head> (valid HTML) keeps the parser skipping, so the "
-    "whole body is lost and the text is ''",
-)
 def test_a_body_after_a_head_without_its_end_tag_is_kept():
     html = "<html><head><title>Alert</title><body><p>Disk full on srv1</p></body></html>"
     assert html_to_text(html) == "Disk full on srv1"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: blank lines are collapsed before CRLF is normalised, so HTML with CRLF "
-    "line ends (all mail on the wire) keeps runs of blank lines ('a\\n\\r\\n\\nb')",
-)
 def test_paragraphs_on_crlf_lines_are_separated_by_one_blank_line():
     assert html_to_text("<p>First</p>\r\n<p>Second</p>") == "First\n\nSecond"

@@ -198,36 +198,6 @@ def mailjet_parse(*, recipient: str = "acme@in.test", sender: str = "pat@custome
     )
 
 
-def brevo_inbound(*, recipient: str = "acme@in.test", sender: str = "pat@customer.example") -> Post:
-    """Brevo's inbound parsing webhook: an `items` list of parsed mails."""
-    return Post(
-        json.dumps(
-            {
-                "items": [
-                    {
-                        "Uuid": [str(uuid.uuid4())],
-                        "MessageId": f"<{uuid.uuid4().hex}@customer.example>",
-                        "Recipients": [recipient],
-                        "Subject": "Printer is broken",
-                        "Headers": {
-                            "Return-Path": f"<{sender}>",
-                            "Delivered-To": recipient,
-                            "From": f"Pat User <{sender}>",
-                            "To": recipient,
-                            "Subject": "Printer is broken",
-                            "Date": "Tue, 01 Dec 2026 03:00:00 +0000",
-                            "Message-ID": f"<{uuid.uuid4().hex}@customer.example>",
-                        },
-                        "RawTextBody": "It prints blank pages.",
-                        "Attachments": [],
-                    }
-                ]
-            }
-        ),
-        content_type="application/json",
-    )
-
-
 def sparkpost_relay(
     raw: bytes, *, recipient: str = "acme@in.test", sender: str = "pat@customer.example"
 ) -> Post:

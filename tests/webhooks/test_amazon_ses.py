@@ -1,7 +1,6 @@
 """Amazon SES receipt rules with an SNS action: the mail arrives base64 in an SNS notification."""
 
 import pytest
-from anymail.exceptions import AnymailImproperlyInstalled
 from django.test import Client
 
 from tests.mails import build_mail
@@ -11,13 +10,6 @@ from .provider_posts import LATIN1_8BIT_MAIL, amazon_ses_sns_notification, basic
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.xfail(
-        strict=True,
-        raises=AnymailImproperlyInstalled,
-        reason="BUG: boto3 is not installed (django-anymail[amazon-ses] is not in "
-        "requirements.lock), and anymail's SES view needs it when it is created, so "
-        "/inbound/amazon_ses/ answers 500 to every post",
-    ),
 ]
 
 URL = "/inbound/amazon_ses/"
@@ -54,12 +46,6 @@ def test_a_notification_with_the_wrong_sns_message_id_header_is_refused(client, 
     assert InboundMail.objects.count() == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: StoreFirstInboundMixin.post replaces AmazonSESBaseWebhookView.post, which "
-    "answers a post without credentials with 401 and WWW-Authenticate; SNS sends basic auth "
-    "only after that challenge, so it gets a 400 and never delivers (and without boto3 a 500)",
-)
 def test_a_notification_without_credentials_is_challenged_for_basic_auth(acme):
     client = Client(raise_request_exception=False)
     response = client.post(URL, **amazon_ses_sns_notification(build_mail()).kwargs())

@@ -15,16 +15,6 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::anymail.exceptions.AnymailNotSupportedWarning"),
 ]
 
-NEEDS_BOTO3 = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: boto3 is not installed, so the Amazon SES view cannot be created and "
-    "/inbound/amazon_ses/ answers 500 to everything",
-)
-NEEDS_BREVO_API_KEY = pytest.mark.xfail(
-    strict=True,
-    reason="BUG: anymail's Brevo inbound view requires ANYMAIL BREVO_API_KEY, which settings "
-    "never set, so /inbound/brevo/ answers 500 to everything",
-)
 # Every inbound URL and whose post it takes; a new URL must be added here (see the first test).
 INBOUND_URLS = [
     ("/inbound/mailgun/", "mailgun"),
@@ -33,14 +23,9 @@ INBOUND_URLS = [
     ("/inbound/amazon_ses/", "amazon_ses"),
     ("/inbound/sendgrid/", "sendgrid"),
     ("/inbound/mailjet/", "mailjet"),
-    ("/inbound/brevo/", "brevo"),
     ("/inbound/sparkpost/", "sparkpost"),
 ]
-KNOWN_BUGS = {"amazon_ses": NEEDS_BOTO3, "brevo": NEEDS_BREVO_API_KEY}
-EACH_URL = [
-    pytest.param(url, provider, marks=KNOWN_BUGS.get(provider, ()), id=url)
-    for url, provider in INBOUND_URLS
-]
+EACH_URL = [pytest.param(url, provider, id=url) for url, provider in INBOUND_URLS]
 
 
 def valid_post(provider: str) -> provider_posts.Post:
@@ -52,7 +37,6 @@ def valid_post(provider: str) -> provider_posts.Post:
         "amazon_ses": lambda: provider_posts.amazon_ses_sns_notification(raw),
         "sendgrid": lambda: provider_posts.sendgrid_send_raw(raw),
         "mailjet": provider_posts.mailjet_parse,
-        "brevo": provider_posts.brevo_inbound,
         "sparkpost": lambda: provider_posts.sparkpost_relay(raw),
     }[provider]()
 

@@ -35,15 +35,7 @@ def assert_second_is_a_duplicate_of_the_first() -> None:
     "payload_file",
     [
         "postmark-inbound-test-payload-with-raw.json",
-        pytest.param(
-            "postmark-inbound-test-payload.json",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="BUG: without RawEmail the stored mail is rebuilt by anymail with a "
-                "random MIME boundary and no Message-ID, so each delivery has a new sha256 "
-                "dedupe key (Postmark's MessageID is stored but not used) and opens a ticket",
-            ),
-        ),
+        "postmark-inbound-test-payload.json",
     ],
 )
 def test_the_same_postmark_payload_twice_opens_one_ticket(client, run_jobs, payload_file):

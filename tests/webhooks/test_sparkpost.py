@@ -25,11 +25,6 @@ def test_a_relay_message_opens_a_ticket(client, run_jobs, acme):
     assert (ticket.client, ticket.subject) == (acme, "Scanner won't scan to email")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: raw_mime_of has no SparkPost case, so it stores anymail's re-serialised "
-    "message (LF line ends, refolded headers) instead of the email_rfc822 bytes relayed",
-)
 def test_it_keeps_the_relayed_bytes_exactly(client, run_jobs, acme):
     # CRLF line ends and folded headers, as a mail arrives over SMTP.
     raw = (
@@ -43,12 +38,6 @@ def test_it_keeps_the_relayed_bytes_exactly(client, run_jobs, acme):
     assert bytes(InboundMail.objects.get().raw) == raw
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: anymail decodes email_rfc822 as UTF-8, so an 8-bit mail in another charset "
-    "fails parsing; the JSON payload is kept as a failed 'unreadable' row, which reprocessing "
-    "cannot turn into a ticket",
-)
 def test_an_eight_bit_latin_1_relay_message_opens_a_ticket(client, run_jobs, acme):
     raw = LATIN1_8BIT_MAIL
     with run_jobs():

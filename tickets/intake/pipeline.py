@@ -46,8 +46,16 @@ class IntakeResult:
 
 
 def dedupe_key(parsed: ParsedMail, inbound: InboundMail) -> str:
-    """Same Message-ID for the client, or the same bytes when there is no Message-ID."""
-    return f"mid:{parsed.message_id}" if parsed.message_id else f"sha256:{inbound.raw_sha256}"
+    """Same Message-ID for the client, or the same bytes when there is no Message-ID.
+
+    A message rebuilt from a provider's parsed fields differs in its bytes on each
+    delivery (fresh MIME boundaries), so there the provider's own id stands in.
+    """
+    if parsed.message_id:
+        return f"mid:{parsed.message_id}"
+    if inbound.raw_rebuilt and inbound.provider_event_id:
+        return f"event:{inbound.provider}:{inbound.provider_event_id}"
+    return f"sha256:{inbound.raw_sha256}"
 
 
 def process_inbound_job(inbound_id: int) -> None:

@@ -13,7 +13,12 @@ log = logging.getLogger(__name__)
 
 
 def store_raw_mail(
-    raw: bytes, *, provider: str, envelope_recipient: str = "", provider_event_id: str = ""
+    raw: bytes,
+    *,
+    provider: str,
+    envelope_recipient: str = "",
+    provider_event_id: str = "",
+    raw_rebuilt: bool = False,
 ) -> InboundMail:
     """Insert the mail as received and commit it. Raises if it could not be stored.
 
@@ -27,6 +32,7 @@ def store_raw_mail(
             raw=raw,
             raw_sha256=hashlib.sha256(raw).hexdigest(),
             raw_size=len(raw),
+            raw_rebuilt=raw_rebuilt,
         )
 
 

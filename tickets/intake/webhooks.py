@@ -9,12 +9,13 @@ recorded on the stored mail for the SDM; the provider gets its 2xx.
 """
 
 import base64
+import email
 import logging
+from email import policy as email_policy
 
 from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.base import AnymailBasicAuthMixin
-from anymail.webhooks.brevo import BrevoInboundWebhookView
 from anymail.webhooks.mailgun import MailgunBaseWebhookView, MailgunInboundWebhookView
 from anymail.webhooks.mailjet import MailjetInboundWebhookView
 from anymail.webhooks.postmark import PostmarkInboundWebhookView
@@ -29,64 +30,104 @@ from .store import schedule_processing, store_raw_mail
 log = logging.getLogger(__name__)
 
 
-def raw_mime_of(esp_name: str, event) -> bytes:
-    """The mail's bytes as the provider sent them, where its payload carries them.
+def form_field_bytes(request: HttpRequest, name: str) -> bytes | None:
+    """A multipart form field's exact bytes.
 
-    Otherwise (a provider's pre-parsed fields) the message anymail rebuilt from them.
+    Django decodes form fields as UTF-8 and replaces what is not, which would
+    damage a raw mail in any other charset; so the body is read again here.
+    """
+    if not request.content_type.startswith("multipart/form-data"):
+        return None
+    header = f"Content-Type: {request.META.get('CONTENT_TYPE', '')}\r\n\r\n".encode("latin-1")
+    form = email.message_from_bytes(header + request.body, policy=email_policy.compat32)
+    for part in form.walk():
+        if part.get_param("name", header="content-disposition") == name:
+            return part.get_payload(decode=True)
+    return None
+
+
+def raw_mime_of(esp_name: str, event, request: HttpRequest) -> tuple[bytes, bool]:
+    """The mail's bytes as the provider sent them, and whether they had to be rebuilt.
+
+    Providers that post pre-parsed fields only (Postmark without RawEmail,
+    Mailgun's parsed mode) give no original: anymail's rebuilt message is kept.
     """
     esp_event = event.esp_event
+    raw: bytes | None = None
     try:
-        if esp_name == "Mailgun" and "body-mime" in esp_event.POST:
-            return esp_event.POST["body-mime"].encode("utf-8", "surrogateescape")
-        if esp_name == "SendGrid" and "email" in esp_event.POST:
-            return esp_event.POST["email"].encode("utf-8", "surrogateescape")
-        if esp_name == "Postmark" and esp_event.get("RawEmail"):
-            return esp_event["RawEmail"].encode("utf-8", "surrogateescape")
-        if esp_name == "Amazon SES":
+        if esp_name == "Mailgun":
+            raw = form_field_bytes(request, "body-mime")
+        elif esp_name == "SendGrid":
+            raw = form_field_bytes(request, "email")
+        elif esp_name == "Postmark" and esp_event.get("RawEmail"):
+            raw = esp_event["RawEmail"].encode("utf-8", "surrogateescape")
+        elif esp_name == "Amazon SES":
             action = esp_event.get("receipt", {}).get("action", {})
             content = esp_event.get("content")
             if action.get("type") == "SNS" and content:
-                if action.get("encoding") == "BASE64":
-                    return base64.b64decode(content)
-                return content.encode("utf-8", "surrogateescape")
+                is_b64 = action.get("encoding") == "BASE64"
+                raw = base64.b64decode(content) if is_b64 else content.encode("utf-8")
+        elif esp_name == "SparkPost":
+            content = esp_event["msys"]["relay_message"]["content"]
+            mime = content["email_rfc822"]
+            raw = base64.b64decode(mime) if content.get("email_rfc822_is_base64") else mime.encode()
     except (AttributeError, KeyError, TypeError, ValueError):
-        log.warning("%s payload without the expected raw field; using the parsed message", esp_name)
-    try:
-        return event.message.as_bytes()
-    except Exception:
-        return event.message.as_string(policy=event.message.policy.clone(utf8=True)).encode(
-            "utf-8", "surrogateescape"
+        log.warning(
+            "%s payload without the expected raw field; keeping the parsed message", esp_name
         )
+    if raw is not None:
+        return raw, False
+    try:
+        return event.message.as_bytes(), True
+    except Exception:
+        return str(event.message).encode("utf-8", "surrogateescape"), True
+
+
+def _unreadable(esp_name: str, body: bytes, exc: Exception) -> HttpResponse:
+    """A payload we cannot read is input we did not write: keep it, show it, answer 2xx."""
+    inbound = store_raw_mail(body, provider=esp_name, provider_event_id="unreadable")
+    InboundMail.objects.filter(pk=inbound.pk).update(
+        status=InboundStatus.FAILED,
+        error=f"The {esp_name} payload could not be read: {exc!r}",
+    )
+    log.warning("unreadable %s payload stored as inbound #%s", esp_name, inbound.pk)
+    return HttpResponse(status=202)
 
 
 class StoreFirstInboundMixin:
     """Replaces anymail's post(): authenticate, store, answer, then process."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        if self.basic_auth and not request.META.get("HTTP_AUTHORIZATION"):
+            # The challenge a client needs before it sends credentials (Amazon SNS does).
+            response = HttpResponse(status=401)
+            response["WWW-Authenticate"] = 'Basic realm="inbound mail"'
+            return response
         body = request.body  # read now: the raw payload is kept if parsing it fails
-        self.run_validators(request)  # AnymailWebhookValidationFailure -> 400, nothing stored
+        if self.basic_auth:
+            AnymailBasicAuthMixin.validate_request(self, request)  # -> 400, nothing stored
         try:
-            events = list(self.parse_events(request))
+            self.run_validators(request)
+        except AnymailWebhookValidationFailure:
+            raise  # a bad signature: refused (400), nothing stored
+        except Exception as exc:
+            return _unreadable(self.esp_name, body, exc)
+        try:
+            events = [e for e in self.parse_events(request) if e.message is not None]
+            raws = [raw_mime_of(self.esp_name, e, request) for e in events]
         except AnymailWebhookValidationFailure:
             raise
         except Exception as exc:
-            # A payload we cannot read is input we did not write: keep it, show it, answer 2xx.
-            inbound = store_raw_mail(body, provider=self.esp_name, provider_event_id="unreadable")
-            InboundMail.objects.filter(pk=inbound.pk).update(
-                status=InboundStatus.FAILED,
-                error=f"The {self.esp_name} payload could not be read: {exc!r}",
-            )
-            log.warning("unreadable %s payload stored as inbound #%s", self.esp_name, inbound.pk)
-            return HttpResponse(status=202)
+            return _unreadable(self.esp_name, body, exc)
         stored = [
             store_raw_mail(
-                raw_mime_of(self.esp_name, event),
+                raw,
                 provider=self.esp_name,
                 envelope_recipient=getattr(event.message, "envelope_recipient", None) or "",
                 provider_event_id=event.event_id or "",
+                raw_rebuilt=rebuilt,
             )
-            for event in events
-            if event.message is not None
+            for event, (raw, rebuilt) in zip(events, raws, strict=True)
         ]
         for inbound in stored:
             schedule_processing(inbound)
@@ -126,23 +167,28 @@ class MailjetInbound(StoreFirstInboundMixin, MailjetInboundWebhookView):
     pass
 
 
-class BrevoInbound(StoreFirstInboundMixin, BrevoInboundWebhookView):
-    pass
-
-
 class SparkPostInbound(StoreFirstInboundMixin, SparkPostInboundWebhookView):
-    pass
+    def esp_to_anymail_event(self, event_class, event, raw_event):
+        # Anymail decodes a base64 relayed mail as UTF-8 and fails on any other
+        # charset. Latin-1 maps every byte, so it always parses; the bytes we store
+        # are read from the untouched payload by raw_mime_of.
+        content = event.get("content", {}) if event_class == "relay_message" else {}
+        if content.get("email_rfc822_is_base64"):
+            mime = base64.b64decode(content["email_rfc822"]).decode("latin-1")
+            content = {**content, "email_rfc822": mime, "email_rfc822_is_base64": False}
+            event = {**event, "content": content}
+        return super().esp_to_anymail_event(event_class, event, raw_event)
 
 
 # Providers whose inbound webhook needs nothing beyond our basic-auth secret (and
-# Mailgun's optional signing key). Postal, Resend, Mandrill and MailerSend sign
-# with keys of their own; add them here with their settings when one is used.
+# Mailgun's optional signing key). Brevo needs an API key, and Postal, Resend,
+# Mandrill and MailerSend sign with keys of their own: add them here, with their
+# settings, when one is used.
 INBOUND_VIEWS = {
     "mailgun": MailgunInbound,
     "postmark": PostmarkInbound,
     "amazon_ses": AmazonSESInbound,
     "sendgrid": SendGridInbound,
     "mailjet": MailjetInbound,
-    "brevo": BrevoInbound,
     "sparkpost": SparkPostInbound,
 }

@@ -45,6 +45,10 @@ class InboundMail(models.Model):
     raw = models.BinaryField()
     raw_sha256 = models.CharField(max_length=64, db_index=True)
     raw_size = models.PositiveBigIntegerField()
+    raw_rebuilt = models.BooleanField(
+        default=False,
+        help_text="The provider posted parsed fields only; the raw message was rebuilt from them.",
+    )
 
     status = models.CharField(max_length=10, choices=InboundStatus, default=InboundStatus.RECEIVED)
     outcome = models.CharField(max_length=10, choices=IntakeOutcome, blank=True)
