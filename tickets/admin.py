@@ -1,6 +1,11 @@
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from .intake.pipeline import process_inbound
 from .models import (
@@ -53,6 +58,16 @@ class TicketAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     inlines = [MessageInline, TicketEventInline]
 
+    # Tickets change only through tickets.actions (audited); the admin shows them.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
     @admin.display(description="Ref", ordering="id")
     def reference(self, obj: Ticket) -> str:
         return obj.reference
@@ -82,22 +97,28 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
 
 @admin.register(InboundMail)
 class InboundMailAdmin(admin.ModelAdmin):
     """Every mail we received. Failed and unrouted ones are the SDM's to fix and reprocess."""
 
     list_display = [
-        "id", "received_at", "provider", "status", "outcome_badge", "client", "ticket_link",
-        "subject", "from_address", "envelope_recipient",
+        "id", "received_at", "outcome_badge", "client", "ticket_link", "short_subject",
+        "from_address",
     ]  # fmt: skip
     list_filter = ["status", "outcome", "provider", "client"]
     search_fields = ["subject", "from_address", "envelope_recipient", "message_id", "=id"]
-    list_select_related = ["client", "ticket"]
+    list_select_related = ["client"]
     actions = ["reprocess"]
     fields = [
         ("received_at", "provider", "provider_event_id"),
-        ("envelope_recipient", "raw_size", "raw_sha256"),
+        ("envelope_recipient", "raw_size", "raw_download"),
         ("status", "outcome", "attempts", "processed_at"),
         "reason", "error",
         "route_to",
@@ -106,7 +127,25 @@ class InboundMailAdmin(admin.ModelAdmin):
     ]  # fmt: skip
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in InboundMail._meta.fields if f.name not in ("route_to", "raw")]
+        names = [f.name for f in InboundMail._meta.fields if f.name not in ("route_to", "raw")]
+        return [*names, "raw_download"]
+
+    def get_urls(self):
+        raw = path(
+            "<int:pk>/raw/",
+            self.admin_site.admin_view(self.raw_view),
+            name="tickets_inboundmail_raw",
+        )
+        return [raw, *super().get_urls()]
+
+    def raw_view(self, request, pk: int) -> HttpResponse:
+        """The mail exactly as received, to open in a mail client or attach to a bug."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        inbound = get_object_or_404(InboundMail, pk=pk)
+        response = HttpResponse(bytes(inbound.raw), content_type="message/rfc822")
+        response["Content-Disposition"] = f'attachment; filename="inbound-{inbound.pk}.eml"'
+        return response
 
     def has_add_permission(self, request):
         return False
@@ -114,16 +153,25 @@ class InboundMailAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # never lose a mail, not even by a click
 
+    @admin.display(description="Raw message")
+    def raw_download(self, obj: InboundMail) -> str:
+        url = reverse("admin:tickets_inboundmail_raw", args=[obj.pk])
+        return format_html('<a href="{}">download .eml</a> ({} bytes)', url, obj.raw_size)
+
+    @admin.display(description="Subject", ordering="subject")
+    def short_subject(self, obj: InboundMail) -> str:
+        return Truncator(obj.subject or "(not parsed yet)").chars(70)
+
     @admin.display(description="Outcome", ordering="outcome")
     def outcome_badge(self, obj: InboundMail) -> str:
-        return "failed" if obj.status == InboundStatus.FAILED else (obj.outcome or "pending")
+        return "FAILED" if obj.status == InboundStatus.FAILED else (obj.outcome or "pending")
 
     @admin.display(description="Ticket")
     def ticket_link(self, obj: InboundMail) -> str:
         if not obj.ticket_id:
             return "-"
-        return format_html('<a href="../ticket/{}/change/">HD-{}</a>', obj.ticket_id, obj.ticket_id)
-
+        url = reverse("admin:tickets_ticket_change", args=[obj.ticket_id])
+        return format_html('<a href="{}">HD-{}</a>', url, obj.ticket_id)
     @admin.action(description="Reprocess selected mails (failed, unrouted, rejected, pending)")
     def reprocess(self, request, queryset: QuerySet[InboundMail]) -> None:
         done: dict[str, int] = {}

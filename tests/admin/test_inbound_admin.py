@@ -87,3 +87,21 @@ def test_the_ticket_page_shows_the_thread_and_the_client_page_its_rules(acme, sd
     page = sdm_client.get(f"/admin/clients/client/{acme.pk}/change/").content.decode()
     assert "Backups are urgent" in page and "acme@in.test" in page
     assert sdm_client.get("/admin/tickets/ticket/", {"q": "Outlook"}).status_code == 200
+
+
+def test_the_raw_message_downloads_exactly_as_received(acme, sdm_client):
+    raw = build_mail(subject="Keep me byte for byte")
+    ingest(raw)
+    inbound = InboundMail.objects.get()
+    assert "download .eml" in sdm_client.get(f"{URL}{inbound.pk}/change/").content.decode()
+    response = sdm_client.get(f"{URL}{inbound.pk}/raw/")
+    assert response["Content-Type"] == "message/rfc822"
+    assert response.content == raw
+
+
+def test_tickets_are_read_only_in_the_admin(acme, sdm_client):
+    ticket = ingest(build_mail(subject="Original subject")).ticket
+    sdm_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", {"subject": "Edited", "impact": 1})
+    ticket.refresh_from_db()
+    assert (ticket.subject, ticket.impact) == ("Original subject", 2)
+    assert sdm_client.get(f"/admin/tickets/ticket/{ticket.pk}/delete/").status_code == 403
