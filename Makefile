@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: setup run worker cron test bench lint format clean
+.PHONY: setup run worker cron require-redis test bench lint format clean
 
 setup: $(STAMP)
 
@@ -28,12 +28,16 @@ run: setup
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # One RQ worker for every queue (needs REDIS_URL), with rq's scheduler for delayed jobs.
-worker: setup
+worker: setup require-redis
 	$(PY) manage.py rqworker intake psa telephony default --with-scheduler
 
 # The periodic jobs (helpdesk/cron.py): one such process per deployment.
-cron: setup
+cron: setup require-redis
 	$(PY) manage.py rqcron helpdesk/cron.py
+
+# A worker without the web process's settings would serve another database's jobs.
+require-redis:
+	@test -n "$$REDIS_URL" || { echo "REDIS_URL is not set: export the same DATABASE_URL and REDIS_URL as the web process (see README)."; exit 1; }
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "email"
 SAMPLES = REPO / "samples" / "mail"
 URL = "/inbound/mailgun/"
-WEBHOOK_AUTH = "dev:dev-webhook-secret"
+DEV_WEBHOOK_SECRET = "dev:dev-webhook-secret"  # ANYMAIL_WEBHOOK_SECRET, when set, wins
 ADDRESS = "bench@in.ourdesk.example"
 FLOOR_TABLE = "bench_intake_floor"
 _HEADER_FIELD = re.compile(rb"[!-9;-~]+[ \t]*:")
@@ -249,16 +249,19 @@ def main() -> None:
 
     django.setup()
 
-    from django.conf import settings
     from django.db import connection
-    from django.test.utils import setup_test_environment, teardown_test_environment
+    from django.test.utils import (
+        override_settings,
+        setup_test_environment,
+        teardown_test_environment,
+    )
 
-    # Production-like: DEBUG off (no query log), and every post runs the whole
-    # pipeline in the request, as it does without Redis.
+    # Production-like: DEBUG off (no query log). Every post runs the whole pipeline
+    # in the request, as it does without Redis; attachments go to a temporary folder.
     setup_test_environment(debug=False)
-    settings.REDIS_URL = ""
     media = tempfile.TemporaryDirectory(prefix="bench-media-")
-    settings.MEDIA_ROOT = media.name
+    overrides = override_settings(REDIS_URL="", MEDIA_ROOT=media.name)
+    overrides.enable()
     if connection.vendor != "sqlite":
         # Not the test runner's test_<name>: a concurrent test run keeps its database.
         connection.settings_dict["TEST"]["NAME"] = f"test_bench_{connection.settings_dict['NAME']}"
@@ -270,6 +273,7 @@ def main() -> None:
         run(args)
     finally:
         connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
+        overrides.disable()
         teardown_test_environment()
         media.cleanup()
 
@@ -278,6 +282,7 @@ class Bench:
     """The webhook path and the floor, over repetitions of one corpus."""
 
     def __init__(self, mails: list[tuple[str, bytes]]):
+        from django.conf import settings
         from django.db import connection
         from django.test import Client as HttpClient
 
@@ -289,7 +294,9 @@ class Bench:
         client = Client.objects.create(name="Bench MSP", slug="bench")
         DedicatedAddress.objects.create(client=client, address=ADDRESS)
         self.http = HttpClient()
-        token = base64.b64encode(WEBHOOK_AUTH.encode()).decode()
+        secret = settings.ANYMAIL.get("WEBHOOK_SECRET") or DEV_WEBHOOK_SECRET
+        secret = secret[0] if isinstance(secret, list | tuple) else secret
+        token = base64.b64encode(secret.encode()).decode()
         self.auth = {"authorization": f"Basic {token}"}
         self.non_200 = 0
         self.first_error = ""

@@ -13,15 +13,21 @@ def _media_in_tmp(settings, tmp_path):
 
 @pytest.fixture
 def redis_queues():
-    """The real RQ queues on a flushed Redis database; skipped without REDIS_URL."""
+    """The real RQ queues, emptied before and after; skipped without REDIS_URL.
+
+    Only our queues are emptied, never the whole Redis database; still, point
+    REDIS_URL at a database of its own for tests (.ci/run uses /15).
+    """
     if not jobs_are_async():
         pytest.skip("REDIS_URL is not set: jobs run inline (CI sets it)")
     import django_rq
 
-    conn = django_rq.get_connection("default")
-    conn.flushdb()
-    yield {name: django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES}
-    conn.flushdb()
+    queues = {name: django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES}
+    for queue in queues.values():
+        queue.empty()
+    yield queues
+    for queue in queues.values():
+        queue.empty()
 
 
 @pytest.fixture

@@ -1,7 +1,9 @@
 """Every change of a ticket's state goes through a function here (DESIGN.md, "one door").
 
 Each runs in a transaction, locks the ticket it changes, and writes a TicketEvent
-with the actor and the old and new values.
+with the actor and the old and new values. Called inside a caller's transaction
+(the intake's), an action joins it without a savepoint: if it fails, the whole
+decision is rolled back and retried, never half-applied.
 """
 
 from dataclasses import dataclass
@@ -127,7 +129,7 @@ def create_ticket_from_mail(
     actor: Actor = INTAKE_ACTOR,
 ) -> Ticket:
     """Open a ticket for a mail and put the mail first in its thread."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ticket = Ticket(
             client=client,
             subject=parsed.subject,
@@ -171,7 +173,7 @@ def add_mail_to_ticket(
     Auto-replies and bounces are added with `reopen=False`: a machine's answer is
     no reason to work a ticket again.
     """
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         record_message(ticket, parsed, inbound, kind)
         record_event(ticket, actor, "mail_added", new={"kind": kind, "matched_by": how})
@@ -190,7 +192,7 @@ def fold_alert(
     actor: Actor = INTAKE_ACTOR,
 ) -> Ticket:
     """Count one more occurrence of an open alert, or mark it recovered."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         kind = MessageKind.RECOVERY if recovery else MessageKind.ALERT
         record_message(ticket, parsed, inbound, kind)
@@ -221,7 +223,7 @@ def _set_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> No
 
 def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> Ticket:
     """Move a ticket to `status` (no-op if it is there already)."""
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         if ticket.status != status:
             _set_status(ticket, status, actor, note)

@@ -172,6 +172,7 @@ class InboundMailAdmin(admin.ModelAdmin):
             return "-"
         url = reverse("admin:tickets_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">HD-{}</a>', url, obj.ticket_id)
+
     @admin.action(description="Reprocess selected mails (failed, unrouted, rejected, pending)")
     def reprocess(self, request, queryset: QuerySet[InboundMail]) -> None:
         done: dict[str, int] = {}

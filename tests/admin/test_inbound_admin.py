@@ -101,7 +101,9 @@ def test_the_raw_message_downloads_exactly_as_received(acme, sdm_client):
 
 def test_tickets_are_read_only_in_the_admin(acme, sdm_client):
     ticket = ingest(build_mail(subject="Original subject")).ticket
-    sdm_client.post(f"/admin/tickets/ticket/{ticket.pk}/change/", {"subject": "Edited", "impact": 1})
+    sdm_client.post(
+        f"/admin/tickets/ticket/{ticket.pk}/change/", {"subject": "Edited", "impact": 1}
+    )
     ticket.refresh_from_db()
     assert (ticket.subject, ticket.impact) == ("Original subject", 2)
     assert sdm_client.get(f"/admin/tickets/ticket/{ticket.pk}/delete/").status_code == 403

@@ -32,6 +32,28 @@ def test_it_creates_a_client_with_its_addresses():
     ]
 
 
+def test_running_it_again_keeps_settings_it_is_not_given():
+    add_client(
+        "acme",
+        "--name",
+        "Acme",
+        "--address",
+        "a@in.test",
+        "--timezone",
+        "Europe/Berlin",
+        "--psa",
+        "halopsa",
+    )
+    output = add_client("acme", "--name", "Acme IT", "--address", "b@in.test")
+    client = Client.objects.get()
+    assert (client.name, client.timezone, client.psa_kind) == (
+        "Acme IT",
+        "Europe/Berlin",
+        "halopsa",
+    )
+    assert "a@in.test, b@in.test" in output
+
+
 def test_running_it_again_updates_without_duplicating():
     add_client("acme", "--name", "Acme", "--address", "acme@in.test")
     add_client("acme", "--name", "Acme IT", "--address", "acme@in.test")

@@ -82,3 +82,12 @@ def test_dedicated_addresses_are_unique_whatever_their_case(acme, globex):
 
     with pytest.raises(IntegrityError), transaction.atomic():
         DedicatedAddress.objects.create(client=globex, address="ACME@in.test")
+
+
+def test_a_redelivered_unrouted_mail_waits_only_once(acme):
+    raw = build_mail(to="nobody@in.test")
+    assert ingest(raw).outcome == "unrouted"
+    second = ingest(raw)
+    assert second.outcome == "duplicate"
+    assert "waits as unrouted" in second.reason
+    assert InboundMail.objects.filter(outcome="unrouted").count() == 1

@@ -1,6 +1,5 @@
 """Plain text from HTML-only mails."""
 
-
 from desklib.htmltext import html_to_text
 
 

@@ -102,7 +102,8 @@ def _record_failure(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
 
 def _process_once(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
     with transaction.atomic():
-        inbound = InboundMail.objects.select_for_update().get(pk=inbound.pk)
+        # The raw bytes are already parsed: neither read nor rewritten here.
+        inbound = InboundMail.objects.select_for_update().defer("raw").get(pk=inbound.pk)
         if inbound.status == InboundStatus.PROCESSED and inbound.is_primary:
             # Already consumed (a re-run job, a second click): report, change nothing.
             return IntakeResult(inbound.outcome, inbound.ticket, inbound.client, inbound.reason)
@@ -119,8 +120,14 @@ def _process_once(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
         inbound.error = ""
         inbound.processed_at = timezone.now()
         inbound.is_primary = result.outcome in CONSUMING_OUTCOMES
-        inbound.save()
+        inbound.save(update_fields=_DECISION_FIELDS)
     return result
+
+
+_DECISION_FIELDS = [
+    "attempts", "subject", "from_address", "message_id", "dedupe_key", "status", "outcome",
+    "reason", "client", "ticket", "error", "processed_at", "is_primary",
+]  # fmt: skip
 
 
 def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
@@ -131,6 +138,20 @@ def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
         client, address = route(inbound.envelope_recipient, parsed)
         via = f"to {address}"
     if client is None:
+        inbound.dedupe_key = dedupe_key(parsed, inbound)
+        waiting = (
+            InboundMail.objects.filter(
+                client=None, outcome=IntakeOutcome.UNROUTED, dedupe_key=inbound.dedupe_key
+            )
+            .exclude(pk=inbound.pk)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if waiting:
+            # One unrouted copy in the SDM's queue is enough; routing it handles the mail.
+            return IntakeResult(
+                IntakeOutcome.DUPLICATE, reason=f"the same mail waits as unrouted #{waiting}"
+            )
         return IntakeResult(
             IntakeOutcome.UNROUTED, reason="no dedicated address among the recipients"
         )
@@ -142,7 +163,7 @@ def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
     first = (
         InboundMail.objects.filter(client=client, dedupe_key=inbound.dedupe_key, is_primary=True)
         .exclude(pk=inbound.pk)
-        .select_related("ticket")
+        .only("pk", "ticket")
         .first()
     )
     if first:

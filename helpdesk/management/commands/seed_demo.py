@@ -99,7 +99,9 @@ class Command(BaseCommand):
             client=Client.objects.get(slug="acme"), user=users["acme.portal"]
         )
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
-        self.stdout.write("Logins (http://127.0.0.1:8000/admin/):")
+        self.stdout.write(
+            "Logins (the admin console is for the SDM; agent and portal pages come later):"
+        )
         for username, password, groups, _ in DEMO_USERS:
             role = groups[0] if groups else "MSP portal (Acme)"
             self.stdout.write(f"  {username:<12} {password:<18} {role}")
