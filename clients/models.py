@@ -1,12 +1,13 @@
 """The MSPs we work for, the addresses they mail us at, and how their mail is treated."""
 
-import re
 import zoneinfo
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+
+from desklib import patterns
 
 
 def validate_timezone(value: str) -> None:
@@ -18,8 +19,8 @@ def validate_timezone(value: str) -> None:
 
 def validate_regex(value: str) -> None:
     try:
-        re.compile(value)
-    except re.error as exc:
+        patterns.compile_check(value)
+    except ValueError as exc:
         raise ValidationError(f"Not a valid regular expression: {exc}") from exc
 
 
@@ -75,19 +76,28 @@ class Client(models.Model):
         pattern = self.effective_psa_pattern
         if not pattern:
             return ""
-        match = re.search(pattern, subject, re.IGNORECASE)
+        try:
+            match = patterns.search(pattern, subject)
+        except patterns.PatternTimeout:
+            return ""  # logged; threading falls back to headers and our token
         if not match:
             return ""
-        return (match.group(1) if match.groups() else match.group(0))[:50]
+        # The first group that took part ("#(\d+)|Case (\S+)"), else the whole match.
+        number = next((g for g in match.groups() if g), None) or match.group(0)
+        return number.strip()[:50]
 
 
 def normalise_address(address: str) -> str:
-    """Lower-case, with any +tag removed: acme+alerts@x routes like acme@x."""
-    address = (address or "").strip().strip("<>").lower()
-    local, at, domain = address.rpartition("@")
-    if not at:
-        return address
-    return f"{local.split('+', 1)[0]}@{domain}"
+    """An address as stored and compared: trimmed and lower-case."""
+    return (address or "").strip().strip("<>").strip().lower()
+
+
+def without_tag(address: str) -> str:
+    """acme+alerts@x -> acme@x: plus-addressing routes like the plain address."""
+    local, at, domain = normalise_address(address).rpartition("@")
+    return (
+        f"{local.split('+', 1)[0]}@{domain}" if at and "+" in local else normalise_address(address)
+    )
 
 
 class DedicatedAddress(models.Model):

@@ -13,6 +13,8 @@ import hashlib
 import re
 from dataclasses import dataclass
 
+from . import patterns
+
 MAX_FINGERPRINT = 255
 
 
@@ -33,10 +35,12 @@ def _bounded(fingerprint: str) -> str:
 
 def _body_field(body: str, name: str) -> str:
     """The value of a "Name: value" line; '' when absent or blank."""
+    # Greedy and stripped afterwards: a lazy group before "[ \t]*$" is quadratic on
+    # long runs of blanks.
     match = re.search(
-        rf"^[ \t]*{name}[ \t]*:[ \t]*(\S[^\r\n]*?)[ \t]*$", body, re.MULTILINE | re.IGNORECASE
+        rf"^[ \t]*{name}[ \t]*:[ \t]*(\S[^\r\n]*)", body, re.MULTILINE | re.IGNORECASE
     )
-    return match.group(1) if match else ""
+    return match.group(1).rstrip(" \t")[:500] if match else ""
 
 
 # --- Nagios / Icinga ------------------------------------------------------------
@@ -171,7 +175,10 @@ def detect_preset(sender: str, subject: str, body: str) -> AlertSignature | None
 
 def from_rule_pattern(pattern: str, sender: str, subject: str) -> AlertSignature | None:
     """A fingerprint from an intake rule's regex: its groups (or whole match) on the subject."""
-    match = re.search(pattern, subject, re.IGNORECASE)
+    try:
+        match = patterns.search(pattern, subject)
+    except patterns.PatternTimeout:
+        return None
     if not match:
         return None
     key = "|".join(g or "" for g in match.groups()) if match.groups() else match.group(0)

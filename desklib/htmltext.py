@@ -48,6 +48,6 @@ def html_to_text(html: str) -> str:
     except Exception:  # HTMLParser is lenient; this guards the rest
         return re.sub(r"<[^>]*>", " ", html)
     text = "".join(collector.chunks).replace("\xa0", " ").replace("\r\n", "\n").replace("\r", "\n")
-    text = re.sub(r"[ \t]+\n", "\n", text)
+    text = "\n".join(line.rstrip(" \t") for line in text.split("\n"))
     text = re.sub(r"\n{3,}", "\n\n", text)
     return text.replace("\x00", "").strip()

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import Message
-from email.utils import getaddresses, parsedate_to_datetime
+from email.utils import parsedate_to_datetime
 from urllib.parse import unquote_to_bytes
 
 import nh3
 
+from .addresses import addresses_in
 from .charsets import decode_bytes, strip_nul
 from .headers import decode_header_value, message_ids_in, normalise_message_id, raw_header_bytes
 from .htmltext import html_to_text
@@ -87,7 +88,25 @@ def sanitise_html(html: str) -> str:
 
 
 def parse_mail(raw: bytes, received_at: datetime) -> ParsedMail:
-    """Parse `raw` into a ParsedMail. Never raises on any input bytes."""
+    """Parse `raw` into a ParsedMail. Never raises on any input bytes.
+
+    Whatever breaks inside (a RecursionError on absurd nesting, say) leaves a
+    ParsedMail with what could be read and the reason in `defects`.
+    """
+    try:
+        return _parse(raw, received_at)
+    except Exception as exc:  # RecursionError and anything the stdlib throws on odd input
+        parsed = ParsedMail(date=received_at, date_is_fallback=True)
+        parsed.defects.append(f"mail could not be parsed: {exc!r}")
+        head = (raw or b"")[:65536]
+        subject = re.search(rb"^Subject:[ \t]*([^\r\n]*)", head, re.MULTILINE | re.IGNORECASE)
+        if subject:
+            parsed.subject = decode_header_value(decode_bytes(subject.group(1)))[:998] or NO_SUBJECT
+        parsed.text = decode_bytes(head)
+        return parsed
+
+
+def _parse(raw: bytes, received_at: datetime) -> ParsedMail:
     parsed = ParsedMail()
     raw = _MBOX_FROM_LINE.sub(b"", raw or b"", count=1)
     try:
@@ -166,8 +185,12 @@ def _read_envelope(
 
 
 def _first_msgid(value: str) -> str:
-    ids = message_ids_in(value, limit=1)
-    return ids[0] if ids else value
+    """The Message-ID: the first bracketed id, else the first word outside (comments)."""
+    bracketed = re.search(r"<([^<>\s]+)>", value)
+    if bracketed:
+        return bracketed.group(1)
+    words = re.sub(r"\([^()]*\)", " ", value).split()
+    return words[0] if words else ""
 
 
 def _clean_address(address: str) -> str:
@@ -177,10 +200,7 @@ def _clean_address(address: str) -> str:
 
 def _named_addresses(values: list[str], local_ok: bool = False) -> list[tuple[str, str]]:
     """(decoded display name, address) for each real address in the header values."""
-    try:
-        pairs = getaddresses(values)
-    except Exception:
-        return []
+    pairs = addresses_in(values)
     found = []
     for name, addr in pairs:
         if "=?" in addr:  # encoded words where they do not belong, but readable
@@ -219,7 +239,7 @@ def _walk(
         parsed.defects.append("MIME nesting too deep; inner parts kept in the raw message only")
         return
     try:
-        ctype = part.get_content_type()
+        ctype = strip_nul(part.get_content_type())[:100]
     except Exception:
         ctype = "application/octet-stream"
     parsed.part_types.add(ctype)
@@ -263,9 +283,12 @@ def _attach_message(part: Message, parsed: ParsedMail) -> None:
     data = b""
     subject = ""
     if isinstance(inner, Message):
-        subject = decode_header_value(inner.get("Subject", ""))
+        subject = decode_header_value(str(inner.get("Subject", "") or ""))
         try:
             data = inner.as_bytes(policy=email_policy.compat32)
+        except RecursionError:
+            data = b""
+            parsed.defects.append("forwarded mail nested too deep; kept in the raw message only")
         except Exception:
             data = str(inner).encode("utf-8", "surrogateescape")
     else:
@@ -288,36 +311,55 @@ def _charset_hint(msg: Message) -> str | None:
     return None
 
 
-_UUENCODED = re.compile(
-    r"^begin [0-7]{3,4} ([^\r\n]+)\r?\n(.*?)^`?\r?\nend\s*$", re.MULTILINE | re.DOTALL
-)
+_UU_BEGIN = re.compile(r"^begin [0-7]{3,4} (\S[^\r\n]*)$")
 
 
 def _extract_uuencoded(text: str, parsed: ParsedMail) -> str:
-    """Old mailers put uuencoded files in the body text; they become attachments."""
-    if "begin " not in text:
-        return text
+    """Old mailers put uuencoded files in the body text; they become attachments.
 
-    def take(match: re.Match) -> str:
-        data = bytearray()
-        for line in match.group(2).splitlines():
-            if not line.strip():
-                continue
-            try:
-                data += binascii.a2b_uu(line)
-            except binascii.Error:
-                # Some encoders pad lines wrongly; decode what the length byte says.
-                nbytes = (((ord(line[0]) - 32) & 63) * 4 + 5) // 3
-                try:
-                    data += binascii.a2b_uu(line[:nbytes])
-                except binascii.Error:
-                    return match.group(0)
+    One pass over the lines: a "begin" without a later "end" stays text.
+    """
+    if "begin " not in text or "\nend" not in text:
+        return text
+    lines = text.split("\n")
+    ends = [n for n, line in enumerate(lines) if line.rstrip("\r") == "end"]
+    kept: list[str] = []
+    n = 0
+    while n < len(lines):
+        match = _UU_BEGIN.match(lines[n].rstrip("\r"))
+        end = next((e for e in ends if e > n), None) if match else None
+        if end is None:
+            kept.append(lines[n])
+            n += 1
+            continue
+        data = _uudecode(lines[n + 1 : end])
+        if data is None:
+            kept.append(lines[n])
+            n += 1
+            continue
         name = _safe_filename(match.group(1).strip())
         ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        parsed.attachments.append(ParsedAttachment(name, ctype, bytes(data)))
-        return ""
+        parsed.attachments.append(ParsedAttachment(name, ctype, data))
+        n = end + 1
+    return "\n".join(kept)
 
-    return _UUENCODED.sub(take, text)
+
+def _uudecode(lines: list[str]) -> bytes | None:
+    data = bytearray()
+    for line in lines:
+        line = line.rstrip("\r")
+        if not line.strip() or line == "`":
+            continue
+        try:
+            data += binascii.a2b_uu(line)
+        except binascii.Error:
+            # Some encoders pad lines wrongly; decode what the length byte says.
+            nbytes = (((ord(line[0]) - 32) & 63) * 4 + 5) // 3
+            try:
+                data += binascii.a2b_uu(line[:nbytes])
+            except binascii.Error:
+                return None
+    return bytes(data)
 
 
 def _charset(part: Message) -> str | None:

@@ -28,6 +28,7 @@ from .models import (
     TicketStatus,
 )
 from .models.message import attachment_path
+from .models.ticket import OPEN_STATUSES
 
 INTAKE = "intake"
 
@@ -178,9 +179,36 @@ def add_mail_to_ticket(
         record_message(ticket, parsed, inbound, kind)
         record_event(ticket, actor, "mail_added", new={"kind": kind, "matched_by": how})
         if reopen and not ticket.is_open:
+            _release_fingerprint_if_taken(ticket, actor)
             _set_status(ticket, TicketStatus.OPEN, actor, note="reopened by an incoming mail")
         ticket.save(update_fields=["updated_at"])
         return ticket
+
+
+def _release_fingerprint_if_taken(ticket: Ticket, actor: Actor) -> None:
+    """A resolved alert ticket being reopened while its alert fired again on a newer
+    ticket: the newer one keeps folding the alert; this one becomes plain work."""
+    if not ticket.fingerprint:
+        return
+    taken = (
+        Ticket.objects.filter(
+            client_id=ticket.client_id, fingerprint=ticket.fingerprint, status__in=OPEN_STATUSES
+        )
+        .exclude(pk=ticket.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if taken:
+        record_event(
+            ticket,
+            actor,
+            "fingerprint_released",
+            old=ticket.fingerprint,
+            new="",
+            note=f"the alert is open again on HD-{taken}",
+        )
+        ticket.fingerprint = ""
+        ticket.save(update_fields=["fingerprint", "updated_at"])
 
 
 def fold_alert(

@@ -107,3 +107,14 @@ def test_tickets_are_read_only_in_the_admin(acme, sdm_client):
     ticket.refresh_from_db()
     assert (ticket.subject, ticket.impact) == ("Original subject", 2)
     assert sdm_client.get(f"/admin/tickets/ticket/{ticket.pk}/delete/").status_code == 403
+
+
+def test_reprocessing_an_unreadable_payload_keeps_it_failed_with_its_error(acme, sdm_client):
+    from tickets.intake.webhooks import _unreadable
+
+    _unreadable("Postmark", b"{not json", ValueError("Expecting property name"))
+    inbound = InboundMail.objects.get()
+    sdm_client.post(URL, {"action": "reprocess", "_selected_action": [inbound.pk]})
+    inbound.refresh_from_db()
+    assert (inbound.status, inbound.outcome) == ("failed", "")
+    assert "Expecting property name" in inbound.error

@@ -106,3 +106,26 @@ def test_a_rule_can_treat_a_bulk_mail_as_an_alert(acme):
         sender="veeam@backup.example", subject="[Failed] Nightly", headers={"Precedence": "bulk"}
     )
     assert ingest(raw).outcome == "created"
+
+
+def test_a_psa_notification_marked_bulk_is_still_work(acme):
+    acme.psa_kind = "connectwise"
+    acme.save()
+    raw = build_mail(
+        sender="help@acme-psa.example",
+        subject="Ticket #48213 - Outlook keeps asking for a password",
+        headers={"Precedence": "bulk", "X-Auto-Response-Suppress": "All"},
+    )
+    result = ingest(raw)
+    assert result.outcome == "created"
+    assert result.ticket.psa_ticket_number == "48213"
+
+
+def test_an_explicit_auto_reply_to_a_psa_notification_is_still_an_auto_reply(acme):
+    acme.psa_kind = "connectwise"
+    acme.save()
+    raw = build_mail(
+        subject="Automatic reply: Ticket #48213 - Outlook",
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    assert ingest(raw).outcome == "suppressed"

@@ -105,3 +105,16 @@ def test_rule_validation_names_the_problem(acme):
     rule = IntakeRuleFactory.build(client=acme, subject_pattern="([unclosed")
     with pytest.raises(ValidationError, match="regular expression"):
         rule.full_clean()
+
+
+def test_a_rule_whose_pattern_runs_too_long_is_skipped_and_named(acme, monkeypatch):
+    import regex
+
+    def too_slow(*args, **kwargs):
+        raise TimeoutError("regex timed out")
+
+    IntakeRuleFactory(client=acme, name="Escalate everything", body_pattern="x", set_impact=1)
+    monkeypatch.setattr(regex, "search", too_slow)
+    result = ingest(build_mail())
+    assert (result.outcome, result.ticket.impact) == ("created", 2)
+    assert "ran too long: Escalate everything" in result.reason

@@ -106,3 +106,15 @@ def test_the_cron_configuration_registers_the_sweeper():
     scheduler.load_config_from_file(str(REPO / "helpdesk" / "cron.py"))
     [job] = scheduler.get_jobs()
     assert (job.func, job.queue_name, job.interval) == (requeue_stale_inbound, "intake", 120)
+
+
+def test_a_mail_whose_job_still_waits_in_the_queue_is_not_queued_twice(
+    acme, redis_queues, django_capture_on_commit_callbacks
+):
+    inbound = store_raw_mail(build_mail(), provider="test", envelope_recipient="acme@in.test")
+    with django_capture_on_commit_callbacks(execute=True):
+        schedule_processing(inbound)  # queued; no worker has run yet (a backlog)
+    assert redis_queues["intake"].count == 1
+    age(inbound)
+    assert requeue_stale_inbound() == 0
+    assert redis_queues["intake"].count == 1

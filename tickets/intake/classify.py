@@ -19,6 +19,9 @@ class MailClass(StrEnum):
 class Classification:
     kind: MailClass
     reason: str = ""
+    # True when only a convention (Precedence, X-Auto-Response-Suppress) says so,
+    # not a header whose whole meaning is "I am an automatic reply".
+    heuristic: bool = False
 
 
 _BOUNCE_SENDERS = ("mailer-daemon", "postmaster")
@@ -40,10 +43,10 @@ def classify(parsed: ParsedMail) -> Classification:
     if parsed.header("x-autoreply") or parsed.header("x-autorespond"):
         return Classification(MailClass.AUTO_REPLY, "X-Autoreply")
     if parsed.header("x-auto-response-suppress"):
-        return Classification(MailClass.AUTO_REPLY, "X-Auto-Response-Suppress")
+        return Classification(MailClass.AUTO_REPLY, "X-Auto-Response-Suppress", heuristic=True)
     precedence = parsed.header("precedence").strip().lower()
     if precedence in ("bulk", "junk", "list", "auto_reply"):
-        return Classification(MailClass.AUTO_REPLY, f"Precedence: {precedence}")
+        return Classification(MailClass.AUTO_REPLY, f"Precedence: {precedence}", heuristic=True)
     if parsed.header("return-path").strip() == "<>":
         return Classification(MailClass.BOUNCE, "Return-Path: <>")
     return Classification(MailClass.REGULAR)

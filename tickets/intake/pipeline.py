@@ -72,7 +72,13 @@ def process_inbound_job(inbound_id: int) -> None:
 def process_inbound(inbound: InboundMail) -> IntakeResult:
     """Run the stages for a stored mail and record the outcome on it. Never raises
     for anything in the mail; an unexpected error marks the mail failed for the SDM."""
-    parsed = parse_mail(bytes(inbound.raw), inbound.received_at)
+    if inbound.unreadable_payload:
+        # Not a mail: reprocessing cannot help; the error stays for the SDM.
+        return IntakeResult("failed", reason="the provider's payload held no readable mail")
+    try:
+        parsed = parse_mail(bytes(inbound.raw), inbound.received_at)
+    except Exception:  # parse_mail promises not to raise; if it ever does, the SDM sees it
+        return _record_failure(inbound, ParsedMail())
     for attempt in range(_RACE_RETRIES):
         try:
             return _process_once(inbound, parsed)
@@ -177,6 +183,10 @@ def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
     kind = classification.kind
     if rules.treat_as_alert and kind != MailClass.BOUNCE:
         kind = MailClass.ALERT
+    elif classification.heuristic and client.find_psa_ticket_number(parsed.subject):
+        # PSAs mark their notifications "bulk" or "suppress auto-responses"; one that
+        # carries the client's ticket number is the MSP handing us work.
+        kind = MailClass.REGULAR
 
     # Machines answering us never open a ticket.
     if kind in (MailClass.AUTO_REPLY, MailClass.BOUNCE):
@@ -204,6 +214,12 @@ def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
         if signature and ticket.fingerprint == signature.fingerprint and ticket.is_open:
             actions.fold_alert(ticket, parsed, inbound, recovery=signature.recovery)
             return IntakeResult(IntakeOutcome.FOLDED, ticket, client, f"same alert ({how})")
+        if signature and signature.recovery:
+            # A recovery is news, not work: it never reopens what was resolved.
+            actions.add_mail_to_ticket(
+                ticket, parsed, inbound, MessageKind.RECOVERY, reopen=False, how=how
+            )
+            return IntakeResult(IntakeOutcome.THREADED, ticket, client, f"recovery ({how})")
         actions.add_mail_to_ticket(ticket, parsed, inbound, how=how)
         return IntakeResult(IntakeOutcome.THREADED, ticket, client, f"matched by {how}")
 
@@ -232,4 +248,6 @@ def _decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
     reason = f"mail {via}"
     if rules.matched:
         reason += f"; rules: {', '.join(rules.matched)}"
+    if rules.timed_out:
+        reason += f"; rules skipped, their patterns ran too long: {', '.join(rules.timed_out)}"
     return IntakeResult(IntakeOutcome.CREATED, ticket, client, reason)

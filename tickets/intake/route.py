@@ -1,16 +1,18 @@
 """Stage 1: which client is this mail for? Decided by our dedicated addresses."""
 
-from clients.models import Client, DedicatedAddress, normalise_address
+from clients.models import Client, DedicatedAddress, normalise_address, without_tag
 from desklib.mailparse import ParsedMail
 
 
 def candidate_addresses(envelope_recipient: str, parsed: ParsedMail) -> list[str]:
-    """Recipients in the order they are trusted: envelope, then To, Cc, Delivered-To."""
+    """Recipients in the order they are trusted: envelope, then To, Cc, Delivered-To;
+    each exactly as written first, then without its +tag."""
     seen: dict[str, None] = {}
     for address in [envelope_recipient, *parsed.to, *parsed.cc, *parsed.delivered_to]:
         normalised = normalise_address(address)
         if "@" in normalised:
             seen.setdefault(normalised, None)
+            seen.setdefault(without_tag(normalised), None)
     return list(seen)
 
 

@@ -1,11 +1,11 @@
 """Stage 6: the client's own intake rules, in order."""
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 from zoneinfo import ZoneInfo
 
 from clients.models import Client, IntakeRule
+from desklib import patterns
 from desklib.mailparse import ParsedMail
 
 
@@ -18,10 +18,11 @@ class RuleResult:
     treat_as_alert: bool = False
     fingerprint_pattern: str = ""
     matched: list[str] = field(default_factory=list)
+    timed_out: list[str] = field(default_factory=list)  # skipped: a pattern ran too long
 
 
 def _search(pattern: str, value: str) -> bool:
-    return bool(re.search(pattern, value, re.IGNORECASE))
+    return bool(patterns.search(pattern, value))
 
 
 def in_window(start: time, end: time, weekdays: str, local: datetime) -> bool:
@@ -64,7 +65,11 @@ def apply_rules(client: Client, parsed: ParsedMail, received_at: datetime) -> Ru
     result = RuleResult()
     local_time = received_at.astimezone(ZoneInfo(client.timezone))
     for rule in client.intake_rules.filter(enabled=True).order_by("position", "id"):
-        if not rule_matches(rule, parsed, local_time):
+        try:
+            if not rule_matches(rule, parsed, local_time):
+                continue
+        except patterns.PatternTimeout:
+            result.timed_out.append(rule.name)
             continue
         result.matched.append(rule.name)
         if rule.set_impact:

@@ -12,28 +12,45 @@ from ..models import InboundMail
 log = logging.getLogger(__name__)
 
 
+def _text(value, limit: int) -> str:
+    """Provider metadata as storable text, whatever type or odd characters it came in."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    # Lone surrogates and NUL: neither PostgreSQL nor the driver accepts them.
+    text = text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+    return text[:limit]
+
+
 def store_raw_mail(
     raw: bytes,
     *,
     provider: str,
-    envelope_recipient: str = "",
-    provider_event_id: str = "",
+    envelope_recipient="",
+    provider_event_id="",
     raw_rebuilt: bool = False,
+    unreadable: bool = False,
 ) -> InboundMail:
     """Insert the mail as received and commit it. Raises if it could not be stored.
 
-    Nothing is parsed here: a mail that breaks the parser is still kept.
+    Nothing is parsed here: a mail that breaks the parser is still kept. With
+    `unreadable`, `raw` is a provider payload that held no readable mail.
     """
     with transaction.atomic():
         return InboundMail.objects.create(
-            provider=provider[:30],
-            provider_event_id=(provider_event_id or "")[:200],
-            envelope_recipient=(envelope_recipient or "")[:254],
+            provider=_text(provider, 30),
+            provider_event_id=_text(provider_event_id, 200),
+            envelope_recipient=_text(envelope_recipient, 254),
             raw=raw,
             raw_sha256=hashlib.sha256(raw).hexdigest(),
             raw_size=len(raw),
             raw_rebuilt=raw_rebuilt,
+            unreadable_payload=unreadable,
         )
+
+
+def intake_job_id(inbound_id: int) -> str:
+    return f"intake-{inbound_id}"
 
 
 def schedule_processing(inbound: InboundMail) -> None:
@@ -46,7 +63,7 @@ def schedule_processing(inbound: InboundMail) -> None:
 
     def send() -> None:
         try:
-            enqueue("intake", process_inbound_job, inbound.pk)
+            enqueue("intake", process_inbound_job, inbound.pk, job_id=intake_job_id(inbound.pk))
         except Exception:
             log.exception("could not queue inbound mail %s; the sweeper will retry", inbound.pk)
 

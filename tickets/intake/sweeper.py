@@ -12,9 +12,10 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from desklib.jobs import enqueue
+from desklib.jobs import enqueue, is_pending
 
 from ..models import InboundMail, InboundStatus
+from .store import intake_job_id
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=2)
@@ -30,8 +31,12 @@ def requeue_stale_inbound(grace_seconds: float = GRACE.total_seconds()) -> int:
         .order_by("id")
         .values_list("pk", flat=True)[:5000]
     )
+    sent = 0
     for pk in stale:
-        enqueue("intake", process_inbound_job, pk)
-    if stale:
-        log.warning("re-scheduled %d stored mail(s) that were never processed", len(stale))
-    return len(stale)
+        if is_pending(intake_job_id(pk)):
+            continue  # still in the queue behind a backlog: one job is enough
+        enqueue("intake", process_inbound_job, pk, job_id=intake_job_id(pk))
+        sent += 1
+    if sent:
+        log.warning("re-scheduled %d stored mail(s) that were never processed", sent)
+    return sent

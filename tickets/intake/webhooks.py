@@ -9,6 +9,8 @@ recorded on the stored mail for the SDM; the provider gets its 2xx.
 """
 
 import base64
+import hashlib
+import json
 import logging
 import re
 
@@ -88,15 +90,45 @@ def raw_mime_of(esp_name: str, event, request: HttpRequest) -> tuple[bytes, bool
         return str(event.message).encode("utf-8", "surrogateescape"), True
 
 
-def _unreadable(esp_name: str, body: bytes, exc: Exception) -> HttpResponse:
-    """A payload we cannot read is input we did not write: keep it, show it, answer 2xx."""
-    inbound = store_raw_mail(body, provider=esp_name, provider_event_id="unreadable")
+def envelope_recipients(esp_name: str, event) -> list[str]:
+    """Every envelope recipient of the delivery: a mail sent once to two clients'
+    addresses is work for each. Anymail keeps only the first."""
+    found: list = []
+    try:
+        if esp_name == "Amazon SES":
+            found = list(event.esp_event.get("receipt", {}).get("recipients") or [])
+        elif esp_name == "SendGrid":
+            found = list(json.loads(event.esp_event.POST.get("envelope", "{}")).get("to") or [])
+    except (AttributeError, TypeError, ValueError):
+        found = []
+    found = [r for r in found if isinstance(r, str) and r.strip()]
+    if not found:
+        found = [getattr(event.message, "envelope_recipient", None) or ""]
+    return list(dict.fromkeys(found))
+
+
+def event_key(event, rebuilt: bool) -> str:
+    """The provider's id for the delivery, to recognise a redelivery of a rebuilt mail.
+
+    Where the provider gives none (Mailjet), a digest of the event's payload stands
+    in: a redelivery posts the same payload.
+    """
+    if event.event_id:
+        return str(event.event_id)
+    if rebuilt and isinstance(event.esp_event, dict | list):
+        payload = json.dumps(event.esp_event, sort_keys=True, default=str)
+        return "payload-sha256:" + hashlib.sha256(payload.encode("utf-8", "replace")).hexdigest()
+    return ""
+
+
+def _unreadable(esp_name: str, payload: bytes, exc: Exception) -> None:
+    """A payload we cannot read is input we did not write: keep it, show it."""
+    inbound = store_raw_mail(payload, provider=esp_name, unreadable=True)
     InboundMail.objects.filter(pk=inbound.pk).update(
         status=InboundStatus.FAILED,
         error=f"The {esp_name} payload could not be read: {exc!r}",
     )
     log.warning("unreadable %s payload stored as inbound #%s", esp_name, inbound.pk)
-    return HttpResponse(status=202)
 
 
 class StoreFirstInboundMixin:
@@ -113,30 +145,54 @@ class StoreFirstInboundMixin:
             AnymailBasicAuthMixin.validate_request(self, request)  # -> 400, nothing stored
         try:
             self.run_validators(request)
+            events = [e for e in self.parse_events(request) if e.message is not None]
         except AnymailWebhookValidationFailure:
             raise  # a bad signature: refused (400), nothing stored
         except Exception as exc:
-            return _unreadable(self.esp_name, body, exc)
-        try:
-            events = [e for e in self.parse_events(request) if e.message is not None]
-            raws = [raw_mime_of(self.esp_name, e, request) for e in events]
-        except AnymailWebhookValidationFailure:
-            raise
-        except Exception as exc:
-            return _unreadable(self.esp_name, body, exc)
-        stored = [
-            store_raw_mail(
-                raw,
-                provider=self.esp_name,
-                envelope_recipient=getattr(event.message, "envelope_recipient", None) or "",
-                provider_event_id=event.event_id or "",
-                raw_rebuilt=rebuilt,
-            )
-            for event, (raw, rebuilt) in zip(events, raws, strict=True)
-        ]
+            _unreadable(self.esp_name, body, exc)
+            return HttpResponse(status=202)
+        stored = []
+        for event in events:
+            try:
+                raw, rebuilt = raw_mime_of(self.esp_name, event, request)
+                recipients = envelope_recipients(self.esp_name, event)
+                key = event_key(event, rebuilt)
+            except Exception as exc:  # one bad event does not hold up the others
+                _unreadable(self.esp_name, _event_payload(event, body), exc)
+                continue
+            stored += [
+                store_raw_mail(
+                    raw,
+                    provider=self.esp_name,
+                    envelope_recipient=recipient,
+                    provider_event_id=key,
+                    raw_rebuilt=rebuilt,
+                )
+                for recipient in recipients
+            ]
         for inbound in stored:
             schedule_processing(inbound)
+        for bad_event, exc in getattr(request, "_unreadable_events", []):
+            _unreadable(self.esp_name, bad_event, exc)
         return HttpResponse()
+
+
+def _event_payload(event, body: bytes) -> bytes:
+    if isinstance(event.esp_event, dict | list):
+        return json.dumps(event.esp_event, default=str).encode()
+    return body
+
+
+def _refuse_on_error(validator):
+    def validate(view, request):
+        try:
+            validator(view, request)
+        except AnymailWebhookValidationFailure:
+            raise
+        except (UnicodeError, ValueError, TypeError) as exc:
+            raise AnymailWebhookValidationFailure(f"signature could not be checked: {exc}") from exc
+
+    return validate
 
 
 class MailgunInbound(StoreFirstInboundMixin, MailgunInboundWebhookView):
@@ -168,7 +224,13 @@ class MailgunInbound(StoreFirstInboundMixin, MailgunInboundWebhookView):
         if not has_key:
             kwargs.setdefault("webhook_signing_key", "unused")
         super().__init__(**kwargs)
-        if not has_key:
+        if has_key:
+            # A signature that cannot even be computed (a non-ASCII token) is not verified.
+            self.validators = [
+                _refuse_on_error(v) if v is MailgunBaseWebhookView.validate_request else v
+                for v in self.validators
+            ]
+        else:
             self.validators = [
                 v for v in self.validators if v is not MailgunBaseWebhookView.validate_request
             ]
@@ -193,6 +255,24 @@ class MailjetInbound(StoreFirstInboundMixin, MailjetInboundWebhookView):
 
 
 class SparkPostInbound(StoreFirstInboundMixin, SparkPostInboundWebhookView):
+    def parse_events(self, request):
+        """Each relay event on its own: a bad one is kept as unreadable, the rest go on."""
+        raw_events = json.loads(request.body.decode("utf-8"))
+        if not isinstance(raw_events, list):
+            raise TypeError(f"expected a list of events, got {type(raw_events).__name__}")
+        events, bad = [], []
+        for raw_event in raw_events:
+            try:
+                event_class, event, raw = self.unwrap_event(raw_event)
+                if event is not None:  # an empty "ping"
+                    events.append(self.esp_to_anymail_event(event_class, event, raw))
+            except Exception as exc:
+                bad.append((json.dumps(raw_event, default=str).encode(), exc))
+        if bad and not events:
+            raise bad[0][1]
+        request._unreadable_events = bad
+        return events
+
     def esp_to_anymail_event(self, event_class, event, raw_event):
         # Anymail decodes a base64 relayed mail as UTF-8 and fails on any other
         # charset. Latin-1 maps every byte, so it always parses; the bytes we store

@@ -45,6 +45,10 @@ class InboundMail(models.Model):
     raw = models.BinaryField()
     raw_sha256 = models.CharField(max_length=64, db_index=True)
     raw_size = models.PositiveBigIntegerField()
+    unreadable_payload = models.BooleanField(
+        default=False,
+        help_text="A provider's post that held no readable mail; kept as posted, not processed.",
+    )
     raw_rebuilt = models.BooleanField(
         default=False,
         help_text="The provider posted parsed fields only; the raw message was rebuilt from them.",

@@ -50,9 +50,25 @@ class Message(models.Model):
         return f"{self.subject[:60]} <{self.from_address}>"
 
 
+MAX_STORED_NAME_BYTES = 150  # file systems allow 255 bytes a name; keep well under
+
+
+def storage_name(filename: str) -> str:
+    """The filename shortened to a byte length every file system accepts, extension kept."""
+    if len(filename.encode("utf-8")) <= MAX_STORED_NAME_BYTES:
+        return filename
+    stem, dot, ext = filename.rpartition(".")
+    if not dot or len(ext.encode("utf-8")) > 20:
+        stem, dot, ext = filename, "", ""
+    budget = MAX_STORED_NAME_BYTES - len((dot + ext).encode("utf-8"))
+    stem = stem.encode("utf-8")[:budget].decode("utf-8", "ignore")
+    return f"{stem}{dot}{ext}"
+
+
 def attachment_path(instance: "Attachment", filename: str) -> str:
-    # Content-addressed: reprocessing a mail reuses the stored file.
-    return f"attachments/{instance.sha256[:2]}/{instance.sha256}/{filename}"
+    # Content-addressed: reprocessing a mail reuses the stored file. The full name
+    # stays in Attachment.filename; the path only has to be valid.
+    return f"attachments/{instance.sha256[:2]}/{instance.sha256}/{storage_name(filename)}"
 
 
 class Attachment(models.Model):

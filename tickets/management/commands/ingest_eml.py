@@ -7,7 +7,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from desklib.mailfiles import iter_mails
+from desklib.mailfiles import iter_file, mail_files
 from tickets.intake.pipeline import process_inbound
 from tickets.intake.store import store_raw_mail
 
@@ -33,15 +33,16 @@ class Command(BaseCommand):
         missing = [p for p in paths if not os.path.exists(p)]
         if missing:
             raise CommandError(f"No such file or folder: {', '.join(missing)}")
-        mails = list(iter_mails(paths))
+        files = mail_files(paths)
         failed = 0
-        bar = tqdm(mails, file=sys.stderr, unit="mail", disable=len(mails) <= PROGRESS_FROM)
-        for source, raw in bar:
-            inbound = store_raw_mail(raw, provider="cli", envelope_recipient=to)
-            result = process_inbound(inbound)
-            failed += result.outcome == "failed"
-            line = {"source": source, **result.as_dict()}
-            self.stdout.write(json.dumps(line, ensure_ascii=False))
+        bar = tqdm(files, file=sys.stderr, unit="file", disable=len(files) <= PROGRESS_FROM)
+        for file in bar:  # one file in memory at a time
+            for source, raw in iter_file(file):
+                inbound = store_raw_mail(raw, provider="cli", envelope_recipient=to)
+                result = process_inbound(inbound)
+                failed += result.outcome == "failed"
+                line = {"source": source, **result.as_dict()}
+                self.stdout.write(json.dumps(line, ensure_ascii=False))
         if failed:
             raise CommandError(
                 f"{failed} mail(s) failed; they are kept for reprocessing in the admin."
