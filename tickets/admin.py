@@ -19,31 +19,47 @@ from .models import (
 )
 
 
-class MessageInline(admin.StackedInline):
-    model = Message
+class ReadOnlyInline:
+    """Rows shown with their parent, never added, changed or deleted there."""
+
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Tickets and their mails change only through tickets.actions (audited)."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(ReadOnlyInline, admin.StackedInline):
+    model = Message
     show_change_link = True
     fields = [("kind", "sent_at"), ("from_name", "from_address"), "subject", "text", "message_id"]
     readonly_fields = fields[0] + fields[1] + ("subject", "text", "message_id")
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class TicketEventInline(admin.TabularInline):
+class TicketEventInline(ReadOnlyInline, admin.TabularInline):
     model = TicketEvent
-    extra = 0
-    can_delete = False
     fields = ["created_at", "actor_label", "kind", "old_value", "new_value", "note"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):
+class TicketAdmin(ReadOnlyAdmin):
     list_display = [
         "reference", "subject", "client", "status", "is_alert", "occurrence_count",
         "psa_ticket_number", "created_at",
@@ -58,34 +74,19 @@ class TicketAdmin(admin.ModelAdmin):
     ]  # fmt: skip
     inlines = [MessageInline, TicketEventInline]
 
-    # Tickets change only through tickets.actions (audited); the admin shows them.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     @admin.display(description="Ref", ordering="id")
     def reference(self, obj: Ticket) -> str:
         return obj.reference
 
 
-class AttachmentInline(admin.TabularInline):
+class AttachmentInline(ReadOnlyInline, admin.TabularInline):
     model = Attachment
-    extra = 0
-    can_delete = False
     fields = ["filename", "content_type", "size", "inline", "content_id", "file"]
     readonly_fields = fields
 
-    def has_add_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(Message)
-class MessageAdmin(admin.ModelAdmin):
+class MessageAdmin(ReadOnlyAdmin):
     list_display = ["subject", "kind", "from_address", "ticket", "sent_at"]
     list_select_related = ["ticket"]
     search_fields = ["subject", "message_id", "from_address"]
@@ -93,15 +94,6 @@ class MessageAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in Message._meta.fields]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(InboundMail)
