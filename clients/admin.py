@@ -1,6 +1,16 @@
 from django.contrib import admin
 
-from .models import Client, DedicatedAddress, IntakeRule, PortalMembership
+from .models import (
+    BusinessCalendar,
+    BusinessHours,
+    CalendarException,
+    Client,
+    DedicatedAddress,
+    IntakeRule,
+    PortalMembership,
+    SlaPolicy,
+    SlaTarget,
+)
 
 
 class DedicatedAddressInline(admin.TabularInline):
@@ -65,3 +75,32 @@ class DedicatedAddressAdmin(admin.ModelAdmin):
     list_display = ["address", "client", "note"]
     search_fields = ["address", "client__name"]
     list_select_related = ["client"]
+
+
+class BusinessHoursInline(admin.TabularInline):
+    model = BusinessHours
+    extra = 0
+
+
+class CalendarExceptionInline(admin.TabularInline):
+    model = CalendarException
+    extra = 0
+
+
+@admin.register(BusinessCalendar)
+class BusinessCalendarAdmin(admin.ModelAdmin):
+    list_display = ["client", "holiday_country", "holiday_subdivision"]
+    list_select_related = ["client"]
+    inlines = [BusinessHoursInline, CalendarExceptionInline]
+
+
+class SlaTargetInline(admin.TabularInline):
+    model = SlaTarget
+    extra = 0
+
+
+@admin.register(SlaPolicy)
+class SlaPolicyAdmin(admin.ModelAdmin):
+    list_display = ["client", "business_hours_only", "at_risk_percent"]
+    list_select_related = ["client"]
+    inlines = [SlaTargetInline]

@@ -9,6 +9,7 @@ decision is rolled back and retried, never half-applied.
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -17,15 +18,18 @@ from django.utils import timezone
 from clients.models import Client
 from desklib.mailparse import ParsedMail
 
+from . import sla
 from .models import (
     AlertState,
     Attachment,
     InboundMail,
     Message,
     MessageKind,
+    Priority,
     Ticket,
     TicketEvent,
     TicketStatus,
+    priority_for,
 )
 from .models.message import attachment_path
 from .models.ticket import OPEN_STATUSES
@@ -148,13 +152,20 @@ def create_ticket_from_mail(
             ticket.impact = fields.impact
         if fields.urgency:
             ticket.urgency = fields.urgency
+        ticket.priority = priority_for(ticket.impact, ticket.urgency)
+        sla.apply_deadlines(ticket)
         ticket.save()
         record_message(ticket, parsed, inbound, kind)
         record_event(
             ticket,
             actor,
             "created",
-            new={"source": ticket.source, "subject": ticket.subject[:200], "status": ticket.status},
+            new={
+                "source": ticket.source,
+                "subject": ticket.subject[:200],
+                "status": ticket.status,
+                "priority": ticket.priority,
+            },
         )
         return ticket
 
@@ -242,11 +253,50 @@ def fold_alert(
 
 
 def _set_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> None:
-    old = ticket.status
+    """Change the status; waiting on the MSP or its customer pauses the SLA clock."""
+    old, now = ticket.status, timezone.now()
     ticket.status = status
-    ticket.resolved_at = timezone.now() if status == TicketStatus.RESOLVED else None
-    ticket.save(update_fields=["status", "resolved_at", "updated_at"])
+    ticket.resolved_at = now if status == TicketStatus.RESOLVED else None
+    if status == TicketStatus.WAITING:
+        sla.pause(ticket, now)
+    elif old == TicketStatus.WAITING:
+        waited = sla.resume(ticket, now)
+        record_event(ticket, actor, "sla_resumed", new={"paused_for_s": waited.total_seconds()})
+    ticket.save(update_fields=[*_SLA_FIELDS, "status", "resolved_at", "updated_at"])
     record_event(ticket, actor, "status_changed", old=old, new=status, note=note)
+
+
+_SLA_FIELDS = ["first_response_due", "resolution_due", "sla_paused_at", "sla_paused_for"]
+
+
+def override_priority(ticket: Ticket, priority: str, reason: str, actor: Actor) -> Ticket:
+    """An SDM sets the priority by hand, with a reason; the deadlines follow it."""
+    if actor.user is not None and not actor.user.has_perm("tickets.override_priority"):
+        raise PermissionDenied("Only a service desk manager may override a priority.")
+    if priority not in Priority.values:
+        raise ValueError(f"{priority!r} is not a priority ({', '.join(Priority.values)}).")
+    if not reason.strip():
+        raise ValueError("Say why the priority is overridden.")
+    with transaction.atomic(savepoint=False):
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        old = {"priority": ticket.priority, "resolution_due": _iso(ticket.resolution_due)}
+        ticket.priority = priority
+        ticket.priority_overridden = True
+        sla.apply_deadlines(ticket)
+        ticket.save(update_fields=[*_SLA_FIELDS, "priority", "priority_overridden", "updated_at"])
+        record_event(
+            ticket,
+            actor,
+            "priority_overridden",
+            old=old,
+            new={"priority": priority, "resolution_due": _iso(ticket.resolution_due)},
+            note=reason.strip(),
+        )
+        return ticket
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> Ticket:

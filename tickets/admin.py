@@ -14,6 +14,7 @@ from .models import (
     InboundStatus,
     IntakeOutcome,
     Message,
+    PriorityMatrixCell,
     Ticket,
     TicketEvent,
 )
@@ -56,6 +57,20 @@ class TicketEventInline(ReadOnlyInline, admin.TabularInline):
     model = TicketEvent
     fields = ["created_at", "actor_label", "kind", "old_value", "new_value", "note"]
     readonly_fields = fields
+
+
+@admin.register(PriorityMatrixCell)
+class PriorityMatrixAdmin(admin.ModelAdmin):
+    """The SDM's impact x urgency matrix; new tickets take their priority from it."""
+
+    list_display = ["impact", "urgency", "priority"]
+    list_editable = ["priority"]
+
+    def has_add_permission(self, request):
+        return False  # all nine cells exist from the first migration
+
+    def has_delete_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Ticket)

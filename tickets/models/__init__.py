@@ -1,7 +1,8 @@
 from .event import TicketEvent
 from .inbound import InboundMail, InboundStatus, IntakeOutcome
 from .message import Attachment, Message, MessageKind
-from .ticket import AlertState, Source, Ticket, TicketStatus
+from .priority import PriorityMatrixCell, priority_for
+from .ticket import AlertState, Priority, Source, Ticket, TicketStatus
 
 __all__ = [
     "AlertState",
@@ -11,8 +12,11 @@ __all__ = [
     "IntakeOutcome",
     "Message",
     "MessageKind",
+    "Priority",
+    "PriorityMatrixCell",
     "Source",
     "Ticket",
     "TicketEvent",
     "TicketStatus",
+    "priority_for",
 ]

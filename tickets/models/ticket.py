@@ -1,5 +1,8 @@
+from datetime import timedelta
+
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from clients.models import Client, Level
 
@@ -58,13 +61,26 @@ class Ticket(models.Model):
     occurrence_count = models.PositiveIntegerField(default=1)
     last_occurrence_at = models.DateTimeField(null=True, blank=True)
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    priority_overridden = models.BooleanField(
+        default=False, help_text="Set by an SDM; the matrix no longer decides."
+    )
+
+    # SLA clock (tickets/sla.py). Deadlines are UTC instants computed on the
+    # client's calendar; time spent waiting on the MSP or its customer is added.
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    resolution_due = models.DateTimeField(null=True, blank=True)
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_at = models.DateTimeField(null=True, blank=True)
+    sla_paused_for = models.DurationField(default=timedelta(0))
+
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
         indexes = [models.Index(fields=["client", "status"])]
+        permissions = [("override_priority", "Can override a ticket's priority")]
         constraints = [
             # At most one open ticket per alert fingerprint: concurrent alerts fold, not fork.
             models.UniqueConstraint(

@@ -1,0 +1,72 @@
+"""The SLA clock: deadlines from a client's policy and calendar, pauses while waiting.
+
+Deadlines are instants: `created_at` plus the target, counted in the client's
+business time (or around the clock), plus whatever business time the ticket
+spent waiting on the MSP or its customer. Recomputing them from those three
+facts is all a pause, a resume or a priority change has to do.
+"""
+
+from datetime import datetime, timedelta
+
+from clients.models import BusinessCalendar, Client, SlaPolicy
+from desklib.businesstime import Calendar, NeverOpen, add_business_time, business_time_between
+
+from .models import Ticket
+
+
+def policy_of(client: Client) -> SlaPolicy | None:
+    try:
+        return client.sla_policy
+    except SlaPolicy.DoesNotExist:
+        return None
+
+
+def calendar_of(client: Client, around: datetime) -> Calendar:
+    """The calendar SLA time is counted on; 24x7 without a policy, a business-hours
+    policy or a calendar."""
+    policy = policy_of(client)
+    if policy is None or not policy.business_hours_only:
+        return Calendar.twenty_four_seven()
+    try:
+        calendar = client.calendar
+    except BusinessCalendar.DoesNotExist:
+        return Calendar.twenty_four_seven()
+    return calendar.as_calendar(around.date())
+
+
+def deadlines(ticket: Ticket) -> tuple[datetime | None, datetime | None]:
+    """(first response due, resolution due) for the ticket's priority; None without a target."""
+    policy = policy_of(ticket.client)
+    target = policy.targets_for(ticket.priority) if policy and ticket.priority else None
+    if target is None:
+        return None, None
+    calendar = calendar_of(ticket.client, ticket.created_at)
+    start, paused = ticket.created_at, ticket.sla_paused_for
+    try:
+        return (
+            add_business_time(calendar, start, target.first_response + paused),
+            add_business_time(calendar, start, target.resolution + paused),
+        )
+    except NeverOpen:
+        return None, None  # a calendar with no hours: no deadline rather than a wrong one
+
+
+def apply_deadlines(ticket: Ticket) -> None:
+    """Set the ticket's deadlines in memory (the caller saves)."""
+    ticket.first_response_due, ticket.resolution_due = deadlines(ticket)
+
+
+def pause(ticket: Ticket, now: datetime) -> None:
+    if ticket.sla_paused_at is None:
+        ticket.sla_paused_at = now
+
+
+def resume(ticket: Ticket, now: datetime) -> timedelta:
+    """End a pause: its business time pushes the deadlines out. Returns that time."""
+    if ticket.sla_paused_at is None:
+        return timedelta(0)
+    waited = business_time_between(calendar_of(ticket.client, now), ticket.sla_paused_at, now)
+    ticket.sla_paused_for += waited
+    ticket.sla_paused_at = None
+    apply_deadlines(ticket)
+    return waited
