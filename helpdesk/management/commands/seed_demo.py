@@ -11,7 +11,17 @@ from django.contrib.auth.models import Group, Permission
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from clients.models import Client, DedicatedAddress, IntakeRule, Level, PortalMembership, PsaKind
+from clients.models import (
+    BusinessCalendar,
+    Client,
+    DedicatedAddress,
+    IntakeRule,
+    Level,
+    PortalMembership,
+    PsaKind,
+    SlaPolicy,
+    SlaTarget,
+)
 
 SDM_GROUP = "Service desk managers"
 AGENT_GROUP = "Agents"
@@ -80,9 +90,21 @@ DEMO_RULES = {
     ],
 }
 SDM_MODELS = [
-    ("clients", ["client", "dedicatedaddress", "intakerule", "portalmembership"]),
-    ("tickets", ["ticket", "message", "attachment", "ticketevent", "inboundmail"]),
-]
+    ("clients", ["client", "dedicatedaddress", "intakerule", "portalmembership",
+                 "businesscalendar", "businesshours", "calendarexception", "slapolicy",
+                 "slatarget"]),
+    ("tickets", ["ticket", "message", "attachment", "ticketevent", "inboundmail",
+                 "prioritymatrixcell"]),
+]  # fmt: skip
+# Per client: (holiday country, subdivision, weekly windows or None for 24x7 SLA time,
+# {priority: (first response minutes, resolution minutes)})
+OFFICE = [(d, time(9), time(17, 30)) for d in range(5)]
+TARGETS = {"P1": (15, 240), "P2": (30, 480), "P3": (120, 1440), "P4": (480, 2880)}
+DEMO_SLAS = {
+    "acme": ("GB", "ENG", OFFICE, TARGETS),
+    "northwind": ("US", "NY", None, {**TARGETS, "P1": (15, 120)}),
+    "globex": ("AU", "NSW", [(d, time(8), time(18)) for d in range(5)], TARGETS),
+}
 
 
 class Command(BaseCommand):
@@ -95,6 +117,7 @@ class Command(BaseCommand):
         for spec in DEMO_CLIENTS:
             client = self._client(spec)
             self._rules(client, DEMO_RULES.get(client.slug, []))
+            self._sla(client, *DEMO_SLAS[client.slug])
         PortalMembership.objects.get_or_create(
             client=Client.objects.get(slug="acme"), user=users["acme.portal"]
         )
@@ -139,6 +162,23 @@ class Command(BaseCommand):
         for address in spec["addresses"]:
             DedicatedAddress.objects.get_or_create(address=address, defaults={"client": client})
         return client
+
+    def _sla(self, client: Client, country, subdiv, hours, targets) -> None:
+        calendar, created = BusinessCalendar.objects.get_or_create(
+            client=client, defaults={"holiday_country": country, "holiday_subdivision": subdiv}
+        )
+        if created:
+            for weekday, opens, closes in hours or []:
+                calendar.hours.create(weekday=weekday, opens=opens, closes=closes)
+        policy, _ = SlaPolicy.objects.get_or_create(
+            client=client, defaults={"business_hours_only": hours is not None}
+        )
+        for priority, (respond, resolve) in targets.items():
+            SlaTarget.objects.get_or_create(
+                policy=policy,
+                priority=priority,
+                defaults={"first_response_minutes": respond, "resolution_minutes": resolve},
+            )
 
     def _rules(self, client: Client, rules: list[dict]) -> None:
         for position, rule in enumerate(rules, start=1):
