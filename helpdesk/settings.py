@@ -131,6 +131,17 @@ MEDIA_ROOT = _setting("MEDIA_ROOT", env.str, str(BASE_DIR / "media"))
 
 LOGIN_URL = "admin:login"
 
+# Mail we send (SLA alerts to the SDMs). Without EMAIL_URL it goes to the console.
+DEFAULT_FROM_EMAIL = _setting("DEFAULT_FROM_EMAIL", env.str, "service-desk@localhost")
+_email = _setting("EMAIL_URL", env.email_url, "consolemail://")
+EMAIL_BACKEND = _email["EMAIL_BACKEND"]
+EMAIL_HOST = _email.get("EMAIL_HOST") or "localhost"
+EMAIL_PORT = _email.get("EMAIL_PORT") or 25
+EMAIL_HOST_USER = _email.get("EMAIL_HOST_USER") or ""
+EMAIL_HOST_PASSWORD = _email.get("EMAIL_HOST_PASSWORD") or ""
+EMAIL_USE_TLS = bool(_email.get("EMAIL_USE_TLS"))
+EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
+
 # --- Intake -----------------------------------------------------------------
 # A mail of up to INTAKE_MAX_MESSAGE_BYTES must get through. Providers wrap it:
 # base64 in JSON (SES, Postmark) adds a third, so the request limit is larger.

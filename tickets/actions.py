@@ -33,6 +33,7 @@ from .models import (
 )
 from .models.message import attachment_path
 from .models.ticket import OPEN_STATUSES
+from .notify import notify_sdms
 
 INTAKE = "intake"
 
@@ -155,6 +156,12 @@ def create_ticket_from_mail(
         ticket.priority = priority_for(ticket.impact, ticket.urgency)
         sla.apply_deadlines(ticket)
         ticket.save()
+        if ticket.priority == Priority.P1:
+            notify_sdms(
+                f"[{ticket.reference}] New P1 for {client}: {ticket.subject[:80]}",
+                f"A new P1 ticket needs an agent now.\n\n{ticket.reference} ({client})\n"
+                f"From: {ticket.requester_email}\nSubject: {ticket.subject}\n",
+            )
         record_message(ticket, parsed, inbound, kind)
         record_event(
             ticket,

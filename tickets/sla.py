@@ -12,6 +12,7 @@ from clients.models import BusinessCalendar, Client, SlaPolicy
 from desklib.businesstime import Calendar, NeverOpen, add_business_time, business_time_between
 
 from .models import Ticket
+from .models.ticket import SlaState
 
 
 def policy_of(client: Client) -> SlaPolicy | None:
@@ -70,3 +71,28 @@ def resume(ticket: Ticket, now: datetime) -> timedelta:
     ticket.sla_paused_at = None
     apply_deadlines(ticket)
     return waited
+
+
+def state_at(ticket: Ticket, now: datetime, calendar: Calendar, at_risk_percent: int) -> str:
+    """ok, at_risk or breached for the deadlines still to be met; '' without any.
+
+    Elapsed time is business time since creation less time spent waiting, up to
+    the start of a pause that is still running: a paused clock does not move.
+    """
+    pending = []
+    if ticket.first_response_due and ticket.first_responded_at is None:
+        pending.append(ticket.first_response_due)
+    if ticket.resolution_due and ticket.resolved_at is None:
+        pending.append(ticket.resolution_due)
+    if not pending:
+        return SlaState.NONE
+    clock = ticket.sla_paused_at or now
+    elapsed = business_time_between(calendar, ticket.created_at, clock) - ticket.sla_paused_for
+    state = SlaState.OK
+    for due in pending:
+        target = business_time_between(calendar, ticket.created_at, due) - ticket.sla_paused_for
+        if clock >= due:
+            return SlaState.BREACHED
+        if target > timedelta(0) and elapsed * 100 >= target * at_risk_percent:
+            state = SlaState.AT_RISK
+    return state

@@ -37,6 +37,13 @@ class Priority(models.TextChoices):
     P4 = "P4", "P4 (low)"
 
 
+class SlaState(models.TextChoices):
+    NONE = "", "No deadline"
+    OK = "ok", "On track"
+    AT_RISK = "at_risk", "At risk"
+    BREACHED = "breached", "Breached"
+
+
 class Ticket(models.Model):
     """A unit of work for one client; shown as HD-<id>."""
 
@@ -72,6 +79,7 @@ class Ticket(models.Model):
     first_responded_at = models.DateTimeField(null=True, blank=True)
     sla_paused_at = models.DateTimeField(null=True, blank=True)
     sla_paused_for = models.DurationField(default=timedelta(0))
+    sla_state = models.CharField(max_length=10, choices=SlaState, blank=True, db_index=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)

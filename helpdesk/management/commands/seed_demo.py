@@ -22,9 +22,8 @@ from clients.models import (
     SlaPolicy,
     SlaTarget,
 )
+from tickets.roles import AGENT_GROUP, SDM_GROUP
 
-SDM_GROUP = "Service desk managers"
-AGENT_GROUP = "Agents"
 # (username, password, groups, is_staff)
 DEMO_USERS = [
     ("sdm", "demo-sdm-2026", [SDM_GROUP], True),
