@@ -1,15 +1,7 @@
-"""Every change of a ticket's state goes through a function here (DESIGN.md, "one door").
-
-Each runs in a transaction, locks the ticket it changes, and writes a TicketEvent
-with the actor and the old and new values. Called inside a caller's transaction
-(the intake's), an action joins it without a savepoint: if it fails, the whole
-decision is rolled back and retried, never half-applied.
-"""
+"""Mail becoming thread entries: new tickets, replies, repeated alerts."""
 
 from dataclasses import dataclass
-from typing import Any
 
-from django.core.exceptions import PermissionDenied
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import transaction
@@ -18,8 +10,8 @@ from django.utils import timezone
 from clients.models import Client
 from desklib.mailparse import ParsedMail
 
-from . import sla
-from .models import (
+from .. import sla
+from ..models import (
     AlertState,
     Attachment,
     InboundMail,
@@ -27,44 +19,14 @@ from .models import (
     MessageKind,
     Priority,
     Ticket,
-    TicketEvent,
     TicketStatus,
     priority_for,
 )
-from .models.message import attachment_path
-from .models.ticket import OPEN_STATUSES
-from .notify import notify_sdms
-
-INTAKE = "intake"
-
-
-@dataclass(frozen=True)
-class Actor:
-    """Who did it: a user, or a named part of the system."""
-
-    label: str
-    user: Any = None
-
-    @classmethod
-    def of(cls, user) -> "Actor":
-        return cls(label=user.get_username(), user=user)
-
-
-INTAKE_ACTOR = Actor(INTAKE)
-
-
-def record_event(
-    ticket: Ticket, actor: Actor, kind: str, old: Any = None, new: Any = None, note: str = ""
-) -> TicketEvent:
-    return TicketEvent.objects.create(
-        ticket=ticket,
-        actor=actor.user,
-        actor_label=actor.label[:100],
-        kind=kind,
-        old_value=old,
-        new_value=new,
-        note=note,
-    )
+from ..models.message import attachment_path
+from ..models.ticket import OPEN_STATUSES
+from ..notify import notify_sdms
+from .base import INTAKE_ACTOR, Actor, record_event
+from .status import apply_status
 
 
 def _store_attachments(message: Message, parsed: ParsedMail) -> None:
@@ -198,7 +160,7 @@ def add_mail_to_ticket(
         record_event(ticket, actor, "mail_added", new={"kind": kind, "matched_by": how})
         if reopen and not ticket.is_open:
             _release_fingerprint_if_taken(ticket, actor)
-            _set_status(ticket, TicketStatus.OPEN, actor, note="reopened by an incoming mail")
+            apply_status(ticket, TicketStatus.OPEN, actor, note="reopened by an incoming mail")
         ticket.save(update_fields=["updated_at"])
         return ticket
 
@@ -256,60 +218,4 @@ def fold_alert(
             old=old,
             new={"occurrence_count": ticket.occurrence_count, "alert_state": ticket.alert_state},
         )
-        return ticket
-
-
-def _set_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> None:
-    """Change the status; waiting on the MSP or its customer pauses the SLA clock."""
-    old, now = ticket.status, timezone.now()
-    ticket.status = status
-    ticket.resolved_at = now if status == TicketStatus.RESOLVED else None
-    if status == TicketStatus.WAITING:
-        sla.pause(ticket, now)
-    elif old == TicketStatus.WAITING:
-        waited = sla.resume(ticket, now)
-        record_event(ticket, actor, "sla_resumed", new={"paused_for_s": waited.total_seconds()})
-    ticket.save(update_fields=[*_SLA_FIELDS, "status", "resolved_at", "updated_at"])
-    record_event(ticket, actor, "status_changed", old=old, new=status, note=note)
-
-
-_SLA_FIELDS = ["first_response_due", "resolution_due", "sla_paused_at", "sla_paused_for"]
-
-
-def override_priority(ticket: Ticket, priority: str, reason: str, actor: Actor) -> Ticket:
-    """An SDM sets the priority by hand, with a reason; the deadlines follow it."""
-    if actor.user is not None and not actor.user.has_perm("tickets.override_priority"):
-        raise PermissionDenied("Only a service desk manager may override a priority.")
-    if priority not in Priority.values:
-        raise ValueError(f"{priority!r} is not a priority ({', '.join(Priority.values)}).")
-    if not reason.strip():
-        raise ValueError("Say why the priority is overridden.")
-    with transaction.atomic(savepoint=False):
-        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        old = {"priority": ticket.priority, "resolution_due": _iso(ticket.resolution_due)}
-        ticket.priority = priority
-        ticket.priority_overridden = True
-        sla.apply_deadlines(ticket)
-        ticket.save(update_fields=[*_SLA_FIELDS, "priority", "priority_overridden", "updated_at"])
-        record_event(
-            ticket,
-            actor,
-            "priority_overridden",
-            old=old,
-            new={"priority": priority, "resolution_due": _iso(ticket.resolution_due)},
-            note=reason.strip(),
-        )
-        return ticket
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> Ticket:
-    """Move a ticket to `status` (no-op if it is there already)."""
-    with transaction.atomic(savepoint=False):
-        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
-        if ticket.status != status:
-            _set_status(ticket, status, actor, note)
         return ticket

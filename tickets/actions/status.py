@@ -1,0 +1,37 @@
+"""Status changes, with the SLA clock paused while we wait on the MSP."""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .. import sla
+from ..models import (
+    Ticket,
+    TicketStatus,
+)
+from .base import Actor, record_event
+
+
+def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> None:
+    """Change the status; waiting on the MSP or its customer pauses the SLA clock."""
+    old, now = ticket.status, timezone.now()
+    ticket.status = status
+    ticket.resolved_at = now if status == TicketStatus.RESOLVED else None
+    if status == TicketStatus.WAITING:
+        sla.pause(ticket, now)
+    elif old == TicketStatus.WAITING:
+        waited = sla.resume(ticket, now)
+        record_event(ticket, actor, "sla_resumed", new={"paused_for_s": waited.total_seconds()})
+    ticket.save(update_fields=[*SLA_FIELDS, "status", "resolved_at", "updated_at"])
+    record_event(ticket, actor, "status_changed", old=old, new=status, note=note)
+
+
+SLA_FIELDS = ["first_response_due", "resolution_due", "sla_paused_at", "sla_paused_for"]
+
+
+def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> Ticket:
+    """Move a ticket to `status` (no-op if it is there already)."""
+    with transaction.atomic(savepoint=False):
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.status != status:
+            apply_status(ticket, status, actor, note)
+        return ticket
