@@ -40,3 +40,15 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
+
+
+def make_agent(username: str, *teams, skills=(), cap: int = 5, presence: str = "available"):
+    """An agent (with its user) in the given teams, with skills by name."""
+    from tickets.models import Agent, Skill
+
+    agent = Agent.objects.create(
+        user=UserFactory(username=username), max_open_tickets=cap, presence=presence
+    )
+    agent.teams.add(*teams)
+    agent.skills.add(*(Skill.objects.get_or_create(name=name)[0] for name in skills))
+    return agent

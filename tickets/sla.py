@@ -55,6 +55,11 @@ def deadlines(ticket: Ticket) -> tuple[datetime | None, datetime | None]:
 def apply_deadlines(ticket: Ticket) -> None:
     """Set the ticket's deadlines in memory (the caller saves)."""
     ticket.first_response_due, ticket.resolution_due = deadlines(ticket)
+    ticket.sla_next_due = (
+        ticket.first_response_due
+        if ticket.first_responded_at is None and ticket.first_response_due
+        else ticket.resolution_due
+    )
 
 
 def pause(ticket: Ticket, now: datetime) -> None:

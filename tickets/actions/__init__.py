@@ -6,6 +6,7 @@ with the actor and the old and new values. Called inside a caller's transaction
 decision is rolled back and retried, never half-applied.
 """
 
+from .assignment import CapReached, assign_ticket, auto_assign, claim_next_ticket
 from .base import INTAKE, INTAKE_ACTOR, Actor, record_event
 from .mail import (
     NewTicketFields,
@@ -18,6 +19,10 @@ from .priority import override_priority
 from .status import change_status
 
 __all__ = [
+    "CapReached",
+    "assign_ticket",
+    "auto_assign",
+    "claim_next_ticket",
     "INTAKE",
     "INTAKE_ACTOR",
     "Actor",

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import Client
+from desklib.jobs import enqueue
 from desklib.mailparse import ParsedMail
 
 from .. import sla
@@ -18,6 +19,7 @@ from ..models import (
     Message,
     MessageKind,
     Priority,
+    Skill,
     Ticket,
     TicketStatus,
     priority_for,
@@ -25,6 +27,7 @@ from ..models import (
 from ..models.message import attachment_path
 from ..models.ticket import OPEN_STATUSES
 from ..notify import notify_sdms
+from .assignment import auto_assign
 from .base import INTAKE_ACTOR, Actor, record_event
 from .status import apply_status
 
@@ -116,8 +119,11 @@ def create_ticket_from_mail(
         if fields.urgency:
             ticket.urgency = fields.urgency
         ticket.priority = priority_for(ticket.impact, ticket.urgency)
+        if ticket.category:
+            ticket.required_skill = Skill.objects.filter(name__iexact=ticket.category).first()
         sla.apply_deadlines(ticket)
         ticket.save()
+        transaction.on_commit(lambda: enqueue("default", auto_assign, ticket.pk))
         if ticket.priority == Priority.P1:
             notify_sdms(
                 f"[{ticket.reference}] New P1 for {client}: {ticket.subject[:80]}",

@@ -25,7 +25,9 @@ def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> N
     record_event(ticket, actor, "status_changed", old=old, new=status, note=note)
 
 
-SLA_FIELDS = ["first_response_due", "resolution_due", "sla_paused_at", "sla_paused_for"]
+SLA_FIELDS = [
+    "first_response_due", "resolution_due", "sla_next_due", "sla_paused_at", "sla_paused_for",
+]  # fmt: skip
 
 
 def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> Ticket:

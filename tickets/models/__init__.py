@@ -1,3 +1,4 @@
+from .agent import Agent, AssignmentStrategy, Presence, Skill, Team
 from .event import TicketEvent
 from .inbound import InboundMail, InboundStatus, IntakeOutcome
 from .message import Attachment, Message, MessageKind
@@ -5,6 +6,11 @@ from .priority import PriorityMatrixCell, priority_for
 from .ticket import AlertState, Priority, Source, Ticket, TicketStatus
 
 __all__ = [
+    "Agent",
+    "AssignmentStrategy",
+    "Presence",
+    "Skill",
+    "Team",
     "AlertState",
     "Attachment",
     "InboundMail",

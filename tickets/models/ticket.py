@@ -68,6 +68,12 @@ class Ticket(models.Model):
     occurrence_count = models.PositiveIntegerField(default=1)
     last_occurrence_at = models.DateTimeField(null=True, blank=True)
 
+    assignee = models.ForeignKey(
+        "tickets.Agent", null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    required_skill = models.ForeignKey(
+        "tickets.Skill", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     priority_overridden = models.BooleanField(
         default=False, help_text="Set by an SDM; the matrix no longer decides."
     )
@@ -80,6 +86,8 @@ class Ticket(models.Model):
     sla_paused_at = models.DateTimeField(null=True, blank=True)
     sla_paused_for = models.DurationField(default=timedelta(0))
     sla_state = models.CharField(max_length=10, choices=SlaState, blank=True, db_index=True)
+    # The deadline that orders the queue: first response until there is one, then resolution.
+    sla_next_due = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -87,8 +95,19 @@ class Ticket(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["client", "status"])]
-        permissions = [("override_priority", "Can override a ticket's priority")]
+        indexes = [
+            models.Index(fields=["client", "status"]),
+            models.Index(fields=["assignee", "status"]),
+            models.Index(
+                fields=["priority", "sla_next_due", "created_at"],
+                condition=Q(assignee__isnull=True) & Q(status__in=OPEN_STATUSES),
+                name="ticket_unassigned_queue",
+            ),
+        ]
+        permissions = [
+            ("override_priority", "Can override a ticket's priority"),
+            ("assign_ticket", "Can assign tickets to agents"),
+        ]
         constraints = [
             # At most one open ticket per alert fingerprint: concurrent alerts fold, not fork.
             models.UniqueConstraint(

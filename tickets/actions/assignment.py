@@ -1,0 +1,117 @@
+"""Who works a ticket: an agent takes the next one, the SDM assigns, or a strategy does.
+
+Every path ends in `_give`, a conditional UPDATE ("still unassigned?"), so two
+claimers can never both win a ticket, on PostgreSQL or SQLite. On PostgreSQL the
+candidate is read with FOR UPDATE SKIP LOCKED, so concurrent claimers pass each
+other instead of queueing on the same row.
+"""
+
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from ..models import Agent, AssignmentStrategy, Presence, Team, Ticket, TicketStatus
+from ..models.ticket import OPEN_STATUSES
+from ..queue import QUEUE_ORDER, held_by, workable_by
+from .base import Actor, record_event
+from .status import apply_status
+
+SYSTEM = Actor("auto-assign")
+_CLAIM_TRIES = 5
+
+
+class CapReached(Exception):
+    """The agent already holds as many open tickets as it may."""
+
+
+def _give(ticket: Ticket, agent: Agent, actor: Actor, kind: str, *, only_if_free: bool) -> bool:
+    """Assign inside the caller's transaction; False if someone else got it first."""
+    rows = Ticket.objects.filter(pk=ticket.pk)
+    if only_if_free:
+        rows = rows.filter(assignee__isnull=True)
+    old = ticket.assignee_id
+    if not rows.update(assignee=agent, updated_at=timezone.now()):
+        return False
+    Agent.objects.filter(pk=agent.pk).update(last_assigned_at=timezone.now())
+    ticket.assignee = agent
+    record_event(
+        ticket,
+        actor,
+        kind,
+        old={"agent": str(old) if old else None},
+        new={"agent": agent.pk, "name": str(agent)},
+    )
+    if ticket.status == TicketStatus.NEW:
+        apply_status(ticket, TicketStatus.OPEN, actor)
+    return True
+
+
+def claim_next_ticket(agent: Agent) -> Ticket | None:
+    """Give the agent the most urgent unassigned ticket it may work, or None.
+
+    Raises CapReached when the agent already holds its maximum of open tickets.
+    """
+    actor = Actor.of(agent.user)
+    for _ in range(_CLAIM_TRIES):
+        with transaction.atomic():
+            # One claim at a time per agent, so two tabs cannot both pass the cap.
+            agent = Agent.objects.select_for_update().get(pk=agent.pk)
+            if held_by(agent).count() >= agent.max_open_tickets:
+                raise CapReached(f"{agent} already holds {agent.max_open_tickets} open tickets.")
+            candidate = (
+                workable_by(agent)
+                .filter(assignee__isnull=True)
+                .order_by(*QUEUE_ORDER)
+                .select_for_update(skip_locked=True, of=("self",))
+                .first()
+            )
+            if candidate is None:
+                return None
+            if _give(candidate, agent, actor, "claimed", only_if_free=True):
+                return candidate
+    return None  # lost every race: the queue is being emptied by others
+
+
+def assign_ticket(ticket: Ticket, agent: Agent, actor: Actor) -> Ticket:
+    """The SDM gives a ticket to an agent (or hands it over from another)."""
+    if actor.user is not None and not actor.user.has_perm("tickets.assign_ticket"):
+        raise PermissionDenied("Only a service desk manager may assign tickets.")
+    if not workable_by(agent).filter(pk=ticket.pk).exists():
+        raise ValueError(f"{agent} does not serve {ticket.client} or lacks the skill it needs.")
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        kind = "handed_over" if ticket.assignee_id else "assigned"
+        if ticket.assignee_id != agent.pk:
+            _give(ticket, agent, actor, kind, only_if_free=False)
+        return ticket
+
+
+def auto_assign(ticket_id: int) -> Agent | None:
+    """Assign a new ticket by its client's team strategy (round robin, least loaded),
+    to an available agent with the skill and room under its cap. None: left in the queue."""
+    ticket = Ticket.objects.select_related("client").get(pk=ticket_id)
+    if ticket.assignee_id or ticket.status not in OPEN_STATUSES:
+        return None
+    teams = Team.objects.filter(clients=ticket.client).exclude(assignment=AssignmentStrategy.MANUAL)
+    for team in teams.order_by("name"):
+        candidates = (
+            team.agents.filter(presence=Presence.AVAILABLE)
+            .filter(Q(skills=ticket.required_skill) if ticket.required_skill_id else Q())
+            .annotate(
+                held=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES), distinct=True)
+            )
+            .filter(held__lt=F("max_open_tickets"))
+        )
+        if team.assignment == AssignmentStrategy.LEAST_LOADED:
+            order = ("held", F("last_assigned_at").asc(nulls_first=True), "pk")
+        else:
+            order = (F("last_assigned_at").asc(nulls_first=True), "pk")
+        agent = candidates.order_by(*order).first()
+        if agent is None:
+            continue  # nobody free in this team; the next team may have someone
+        with transaction.atomic():
+            kind = f"auto_assigned ({team.assignment})"
+            # False: an agent took it meanwhile, which is just as good.
+            return agent if _give(ticket, agent, SYSTEM, kind, only_if_free=True) else None
+    return None
