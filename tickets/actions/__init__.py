@@ -1,9 +1,10 @@
 """Every change of a ticket's state goes through a function here (DESIGN.md, "one door").
 
 Each runs in a transaction, locks the ticket it changes, and writes a TicketEvent
-with the actor and the old and new values. Called inside a caller's transaction
-(the intake's), an action joins it without a savepoint: if it fails, the whole
-decision is rolled back and retried, never half-applied.
+with the actor and the old and new values. The intake's actions (mail.py) join
+the intake's transaction without a savepoint: if one fails, the whole decision
+is rolled back and retried, never half-applied. The others keep their savepoint,
+so a refusal (a ValidationError) leaves the caller's transaction usable.
 """
 
 from .assignment import CapReached, assign_ticket, auto_assign, claim_next_ticket
@@ -17,6 +18,7 @@ from .mail import (
 )
 from .priority import override_priority
 from .status import change_status
+from .time import record_time
 
 __all__ = [
     "CapReached",
@@ -34,4 +36,5 @@ __all__ = [
     "override_priority",
     "record_event",
     "record_message",
+    "record_time",
 ]

@@ -20,7 +20,7 @@ def override_priority(ticket: Ticket, priority: str, reason: str, actor: Actor) 
         raise ValueError(f"{priority!r} is not a priority ({', '.join(Priority.values)}).")
     if not reason.strip():
         raise ValueError("Say why the priority is overridden.")
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         old = {"priority": ticket.priority, "resolution_due": _iso(ticket.resolution_due)}
         ticket.priority = priority

@@ -32,7 +32,7 @@ SLA_FIELDS = [
 
 def change_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> Ticket:
     """Move a ticket to `status` (no-op if it is there already)."""
-    with transaction.atomic(savepoint=False):
+    with transaction.atomic():
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
         if ticket.status != status:
             apply_status(ticket, status, actor, note)

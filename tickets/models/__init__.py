@@ -4,6 +4,7 @@ from .inbound import InboundMail, InboundStatus, IntakeOutcome
 from .message import Attachment, Message, MessageKind
 from .priority import PriorityMatrixCell, priority_for
 from .ticket import AlertState, Priority, Source, Ticket, TicketStatus
+from .time_entry import TimeEntry, WorkType
 
 __all__ = [
     "Agent",
@@ -24,5 +25,7 @@ __all__ = [
     "Ticket",
     "TicketEvent",
     "TicketStatus",
+    "TimeEntry",
+    "WorkType",
     "priority_for",
 ]
