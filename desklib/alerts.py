@@ -25,7 +25,7 @@ class AlertSignature:
     preset: str  # "nagios", "zabbix", "datto", "generic", "rule"
 
 
-def _bounded(fingerprint: str) -> str:
+def bounded(fingerprint: str) -> str:
     fingerprint = " ".join(fingerprint.split()).lower()
     if len(fingerprint) <= MAX_FINGERPRINT:
         return fingerprint
@@ -72,7 +72,7 @@ def nagios(subject: str, body: str) -> AlertSignature | None:
     if not (notification and host):
         return None
     fingerprint = f"nagios:{host.strip()}:{service.strip() or '(host)'}"
-    return AlertSignature(_bounded(fingerprint), notification == "RECOVERY", "nagios")
+    return AlertSignature(bounded(fingerprint), notification == "RECOVERY", "nagios")
 
 
 # --- Zabbix -----------------------------------------------------------------------
@@ -99,7 +99,7 @@ def zabbix(subject: str, body: str) -> AlertSignature | None:
         fingerprint = f"zabbix:{problem_id}"
     else:
         fingerprint = f"zabbix:{host}:{name or subject_match.group('name')}"
-    return AlertSignature(_bounded(fingerprint), recovery, "zabbix")
+    return AlertSignature(bounded(fingerprint), recovery, "zabbix")
 
 
 # --- Datto RMM --------------------------------------------------------------------
@@ -112,17 +112,18 @@ _DATTO_SENDERS = ("centrastage.net", "rmm.datto.com", "datto.com", "datto.net")
 def datto(sender: str, subject: str, body: str) -> AlertSignature | None:
     domain = sender.rpartition("@")[2]
     from_datto = any(domain == d or domain.endswith("." + d) for d in _DATTO_SENDERS)
-    if not (from_datto or "datto rmm" in subject.lower() or "datto rmm" in body[:2000].lower()):
+    # A body that merely mentions Datto RMM (a PSA ticket about it) is not its alert.
+    if not (from_datto or "datto rmm" in subject.lower()):
         return None
     alert_uid = _body_field(body, "Alert UID") or _body_field(body, "Alert ID")
     device = _body_field(body, "Device") or _body_field(body, "Hostname")
     alert = _body_field(body, "Alert") or _body_field(body, "Monitor")
     recovery = bool(re.search(r"\b(resolved|cleared)\b", subject, re.IGNORECASE))
     if alert_uid:
-        return AlertSignature(_bounded(f"datto:{alert_uid}"), recovery, "datto")
+        return AlertSignature(bounded(f"datto:{alert_uid}"), recovery, "datto")
     if device:
         return AlertSignature(
-            _bounded(f"datto:{device}:{normalise_subject(alert or subject)}"), recovery, "datto"
+            bounded(f"datto:{device}:{normalise_subject(alert or subject)}"), recovery, "datto"
         )
     return None
 
@@ -164,7 +165,7 @@ def normalise_subject(subject: str) -> str:
 def generic(sender: str, subject: str) -> AlertSignature:
     recovery = bool(_RECOVERY.search(subject) or _RECOVERY_STATE.search(subject))
     return AlertSignature(
-        _bounded(f"generic:{sender}:{normalise_subject(subject)}"), recovery, "generic"
+        bounded(f"generic:{sender}:{normalise_subject(subject)}"), recovery, "generic"
     )
 
 
@@ -183,4 +184,4 @@ def from_rule_pattern(pattern: str, sender: str, subject: str) -> AlertSignature
         return None
     key = "|".join(g or "" for g in match.groups()) if match.groups() else match.group(0)
     recovery = generic(sender, subject).recovery
-    return AlertSignature(_bounded(f"rule:{sender}:{key}"), recovery, "rule")
+    return AlertSignature(bounded(f"rule:{sender}:{key}"), recovery, "rule")

@@ -125,8 +125,15 @@ def _cp1252_lenient(data: bytes) -> str:
         )
 
 
-def strip_nul(text: str) -> str:
-    return text.replace("\x00", "") if "\x00" in text else text
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable_text(text: str) -> str:
+    """Text a database takes: no NUL (PostgreSQL refuses it) and no lone surrogate
+    (no driver can encode one; UTF-7 and broken UTF-16 produce them)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 def decode_bytes(data: bytes, declared: str | None = None, hint: str | None = None) -> str:
@@ -153,7 +160,7 @@ def decode_bytes(data: bytes, declared: str | None = None, hint: str | None = No
         text = _strict(data, codec)
         if text is None:
             text = _guess(data, _MISLABELLED_AS.get(codec))
-    return strip_nul(text)
+    return storable_text(text)
 
 
 # What bytes labelled with one charset most often really are.

@@ -12,7 +12,7 @@ import hashlib
 import quopri
 import re
 
-from .charsets import decode_bytes, strip_nul
+from .charsets import decode_bytes, storable_text
 
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?]*)\?=")
 _FOLD = re.compile(r"\r?\n[ \t]+")
@@ -48,7 +48,7 @@ def decode_header_value(value: str | None, hint: str | None = None) -> str:
         value = decode_bytes(raw_header_bytes(value), hint=hint)
     value = _FOLD.sub(" ", value)
     if "=?" not in value:
-        return strip_nul(value).strip()
+        return storable_text(value).strip()
 
     out: list[str] = []
     pending: list[bytes] = []
@@ -75,7 +75,7 @@ def decode_header_value(value: str | None, hint: str | None = None) -> str:
         pos = match.end()
     flush()
     out.append(value[pos:])
-    return strip_nul("".join(out)).strip()
+    return storable_text("".join(out)).strip()
 
 
 _MSGID = re.compile(r"<([^<>\s]+)>")
@@ -84,7 +84,7 @@ MAX_MSGID_LENGTH = 250
 
 def normalise_message_id(value: str) -> str:
     """A Message-ID as stored and compared: no brackets, no spaces, bounded length."""
-    value = strip_nul(value or "").strip().strip("<>").strip()
+    value = storable_text(value or "").strip().strip("<>").strip()
     value = "".join(value.split())
     if len(value) > MAX_MSGID_LENGTH:
         # Overlong ids are hashed so they stay comparable in an indexed column.

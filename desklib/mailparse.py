@@ -20,7 +20,7 @@ from urllib.parse import unquote_to_bytes
 import nh3
 
 from .addresses import addresses_in
-from .charsets import decode_bytes, strip_nul
+from .charsets import decode_bytes, storable_text
 from .headers import decode_header_value, message_ids_in, normalise_message_id, raw_header_bytes
 from .htmltext import html_to_text
 
@@ -84,7 +84,7 @@ def sanitise_html(html: str) -> str:
     """HTML made safe to show: scripts, handlers and foreign schemes removed."""
     if not html:
         return ""
-    return nh3.clean(strip_nul(html), url_schemes=_URL_SCHEMES)
+    return nh3.clean(storable_text(html), url_schemes=_URL_SCHEMES)
 
 
 def parse_mail(raw: bytes, received_at: datetime) -> ParsedMail:
@@ -150,7 +150,7 @@ def _raw_text(value, hint: str | None) -> str:
     value = value if isinstance(value, str) else str(value)
     if any("\udc80" <= ch <= "\udcff" for ch in value):
         value = decode_bytes(raw_header_bytes(value), hint=hint)
-    return strip_nul(value)
+    return storable_text(value)
 
 
 def _read_envelope(
@@ -194,8 +194,7 @@ def _first_msgid(value: str) -> str:
 
 
 def _clean_address(address: str) -> str:
-    address = strip_nul(address or "").strip().strip("<>").lower()
-    return address[:254] if "@" in address else address[:254]
+    return storable_text(address or "").strip().strip("<>").lower()[:254]
 
 
 def _named_addresses(values: list[str], local_ok: bool = False) -> list[tuple[str, str]]:
@@ -239,7 +238,7 @@ def _walk(
         parsed.defects.append("MIME nesting too deep; inner parts kept in the raw message only")
         return
     try:
-        ctype = strip_nul(part.get_content_type())[:100]
+        ctype = storable_text(part.get_content_type())[:100]
     except Exception:
         ctype = "application/octet-stream"
     parsed.part_types.add(ctype)
@@ -263,7 +262,7 @@ def _walk(
     elif ctype == "text/html" and is_body_text and not htmls:
         htmls.append(decode_bytes(body, _charset(part)))
     else:
-        content_id = strip_nul(str(part.get("Content-ID", "") or "")).strip().strip("<>")
+        content_id = storable_text(str(part.get("Content-ID", "") or "")).strip().strip("<>")
         parsed.attachments.append(
             ParsedAttachment(
                 filename=filename or _default_filename(ctype, len(parsed.attachments) + 1),

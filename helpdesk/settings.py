@@ -6,6 +6,7 @@ friends; a malformed value stops start-up with a message naming the variable.
 """
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -38,9 +39,13 @@ def _strict_bool(name: str, default: bool) -> bool:
 
 DEBUG = _setting("DEBUG", _strict_bool, True)
 SECRET_KEY = _setting("SECRET_KEY", env.str, _DEV_SECRET)
-ALLOWED_HOSTS = _setting("ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "testserver"])
+ALLOWED_HOSTS = _setting(
+    "ALLOWED_HOSTS", env.list, ["127.0.0.1", "localhost", "testserver"] if DEBUG else []
+)
 if not DEBUG and SECRET_KEY == _DEV_SECRET:
     raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DEBUG is off (host names, commas).")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -165,13 +170,22 @@ if ":" not in ANYMAIL["WEBHOOK_SECRET"]:
 # --- Background jobs -----------------------------------------------------------
 # Without REDIS_URL, jobs run inline in the caller (desklib.jobs.enqueue).
 REDIS_URL = _setting("REDIS_URL", env.str, "")
-if REDIS_URL and not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
-    raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+if REDIS_URL:
+    if not REDIS_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured("REDIS_URL must start with redis://, rediss:// or unix://")
+    try:
+        urlsplit(REDIS_URL).port  # noqa: B018 (raises on a port that is not a number)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"REDIS_URL is invalid: {exc}") from exc
 RQ_QUEUE_NAMES = ("intake", "psa", "telephony", "default")
 RQ_QUEUES = {
     name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600}
     for name in RQ_QUEUE_NAMES
 }
+
+LOG_LEVEL = _setting("LOG_LEVEL", env.str, "INFO").upper()
+if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+    raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
 
 LOGGING = {
     "version": 1,
@@ -179,7 +193,8 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
-        "tickets": {"level": _setting("LOG_LEVEL", env.str, "INFO")},
+        "tickets": {"level": LOG_LEVEL},
+        "desklib": {"level": LOG_LEVEL},
         "django.request": {"level": "ERROR"},
     },
 }

@@ -29,8 +29,17 @@ def test_defaults_start_on_a_bare_machine():
         ({"REDIS_URL": "localhost:6379"}, "REDIS_URL"),
         ({"DEBUG": "perhaps"}, "DEBUG"),
         ({"DEBUG": "false"}, "SECRET_KEY"),
-        ({"DEBUG": "false", "SECRET_KEY": "s" * 50}, "ANYMAIL_WEBHOOK_SECRET"),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "s" * 50, "ALLOWED_HOSTS": "desk.example"},
+            "ANYMAIL_WEBHOOK_SECRET",
+        ),
         ({"ANYMAIL_WEBHOOK_SECRET": "no-colon"}, "ANYMAIL_WEBHOOK_SECRET"),
+        (
+            {"DEBUG": "false", "SECRET_KEY": "s" * 50, "ANYMAIL_WEBHOOK_SECRET": "u:p"},
+            "ALLOWED_HOSTS",
+        ),
+        ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL"),
+        ({"LOG_LEVEL": "LOUD"}, "LOG_LEVEL"),
     ],
 )
 def test_a_bad_value_fails_at_start_up_naming_the_variable(env, named):

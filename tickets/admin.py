@@ -1,3 +1,5 @@
+import re
+
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -7,17 +9,20 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .intake.pipeline import process_inbound
+from .intake.pipeline import FAILED, process_inbound
 from .models import (
     Attachment,
     InboundMail,
     InboundStatus,
-    IntakeOutcome,
     Message,
     PriorityMatrixCell,
     Ticket,
     TicketEvent,
 )
+
+
+def _without_hd(search_term: str) -> str:
+    return re.sub(r"(?i)\bHD-(\d+)\b", r"\1", search_term)
 
 
 class ReadOnlyInline:
@@ -92,6 +97,9 @@ class TicketAdmin(ReadOnlyAdmin):
     @admin.display(description="Ref", ordering="id")
     def reference(self, obj: Ticket) -> str:
         return obj.reference
+
+    def get_search_results(self, request, queryset, search_term):
+        return super().get_search_results(request, queryset, _without_hd(search_term))
 
 
 class AttachmentInline(ReadOnlyInline, admin.TabularInline):
@@ -180,23 +188,24 @@ class InboundMailAdmin(admin.ModelAdmin):
         url = reverse("admin:tickets_ticket_change", args=[obj.ticket_id])
         return format_html('<a href="{}">HD-{}</a>', url, obj.ticket_id)
 
-    @admin.action(description="Reprocess selected mails (failed, unrouted, rejected, pending)")
+    @admin.action(description="Reprocess selected mails (all but those already consumed)")
     def reprocess(self, request, queryset: QuerySet[InboundMail]) -> None:
         done: dict[str, int] = {}
         skipped = 0
         for inbound in queryset.order_by("id"):
-            if inbound.status == InboundStatus.PROCESSED and inbound.outcome not in (
-                IntakeOutcome.UNROUTED,
-                IntakeOutcome.REJECTED,
-            ):
-                skipped += 1
+            if inbound.is_primary:
+                skipped += 1  # it made or joined a ticket; a second run would change nothing
                 continue
             result = process_inbound(inbound)
             done[result.outcome] = done.get(result.outcome, 0) + 1
         summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(done.items())) or "nothing"
-        level = messages.WARNING if "failed" in done else messages.SUCCESS
+        level = messages.WARNING if FAILED in done else messages.SUCCESS
         self.message_user(request, f"Reprocessed: {summary}.", level)
         if skipped:
             self.message_user(
                 request, f"{skipped} already processed mail(s) left as they are.", messages.INFO
             )
+
+    def get_search_results(self, request, queryset, search_term):
+        # The SDM copies "HD-12" from a ticket; the id search wants "12".
+        return super().get_search_results(request, queryset, _without_hd(search_term))

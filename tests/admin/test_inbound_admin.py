@@ -20,7 +20,7 @@ def break_processing(monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("database hiccup while threading")
 
-    monkeypatch.setattr("tickets.intake.pipeline._decide", boom)
+    monkeypatch.setattr("tickets.intake.pipeline.decide", boom)
 
 
 def test_a_failed_mail_is_listed_with_its_error(acme, sdm_client, monkeypatch):
@@ -118,3 +118,25 @@ def test_reprocessing_an_unreadable_payload_keeps_it_failed_with_its_error(acme,
     inbound.refresh_from_db()
     assert (inbound.status, inbound.outcome) == ("failed", "")
     assert "Expecting property name" in inbound.error
+
+
+def test_a_duplicate_unrouted_copy_can_be_routed_and_reprocessed(acme, globex, sdm_client):
+    raw = build_mail(to="shared@in.test")
+    ingest(raw)
+    ingest(raw)  # a second delivery: a duplicate of the one waiting
+    first, second = InboundMail.objects.order_by("id")
+    assert (first.outcome, second.outcome) == ("unrouted", "duplicate")
+    InboundMail.objects.filter(pk=first.pk).update(route_to=acme)
+    InboundMail.objects.filter(pk=second.pk).update(route_to=globex)
+    sdm_client.post(URL, {"action": "reprocess", "_selected_action": [first.pk, second.pk]})
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.outcome, first.client, second.outcome, second.client) == (
+        "created", acme, "created", globex,
+    )  # fmt: skip
+
+
+def test_searching_tickets_by_their_reference_finds_them(acme, sdm_client):
+    ticket = ingest(build_mail(subject="Findable")).ticket
+    page = sdm_client.get("/admin/tickets/ticket/", {"q": ticket.reference}).content.decode()
+    assert "Findable" in page

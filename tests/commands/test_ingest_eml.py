@@ -95,3 +95,27 @@ def test_the_bundled_sample_mails_make_the_expected_tickets(db):
     assert outcomes["14-newsletter.eml"] == "suppressed"
     assert outcomes["15-unrouted.eml"] == "unrouted"
     assert list(outcomes.values()).count("created") == 6
+
+
+@pytest.mark.parametrize(("files", "bar"), [(6, True), (5, False)])
+def test_a_progress_bar_goes_to_stderr_for_more_than_five_files(acme, tmp_path, capsys, files, bar):
+    for n in range(files):
+        (tmp_path / f"{n}.eml").write_bytes(build_mail(subject=f"mail {n}"))
+    out = StringIO()
+    call_command("ingest_eml", str(tmp_path), stdout=out)
+    assert len(out.getvalue().splitlines()) == files  # JSON lines stay on stdout
+    assert (f"{files}/{files}" in capsys.readouterr().err) is bar
+
+
+def test_a_failed_mail_makes_the_command_exit_non_zero_and_is_kept(acme, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("tickets.intake.pipeline.decide", boom)
+    path = tmp_path / "one.eml"
+    path.write_bytes(build_mail())
+    out = StringIO()
+    with pytest.raises(CommandError, match="1 mail"):
+        call_command("ingest_eml", str(path), stdout=out, stderr=StringIO())
+    assert json.loads(out.getvalue())["outcome"] == "failed"
+    assert InboundMail.objects.get().status == "failed"

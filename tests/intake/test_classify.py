@@ -129,3 +129,16 @@ def test_an_explicit_auto_reply_to_a_psa_notification_is_still_an_auto_reply(acm
         headers={"Auto-Submitted": "auto-replied"},
     )
     assert ingest(raw).outcome == "suppressed"
+
+
+@pytest.mark.parametrize("marker", [{"Precedence": "bulk"}, {"X-Auto-Response-Suppress": "All"}])
+def test_a_monitoring_alert_with_a_bulk_marker_is_still_an_alert(acme, marker):
+    raw = build_mail(
+        sender="nagios@noc.example",
+        subject="** PROBLEM Service Alert: srv1/Disk is CRITICAL **",
+        body="Notification Type: PROBLEM\nHost: srv1\nService: Disk\n",
+        headers=marker,
+    )
+    result = ingest(raw)
+    assert result.outcome == "created"
+    assert result.ticket.is_alert

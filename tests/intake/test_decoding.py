@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from tests.intake_helpers import ingest
-from tests.mails import data_mail
+from tests.mails import build_mail, data_mail
 from tickets.models import Attachment, InboundMail, Message, Ticket
 
 TNEF_SIGNATURE = b"\x78\x9f\x3e\x22"
@@ -185,3 +185,18 @@ def test_an_iso_2022_jp_mail_with_a_nec_circled_number_is_decoded(acme):
     assert got.message.text == (
         "お世話になっております。\n会議室①のプロジェクターが映りません。\n確認をお願いします。"
     )
+
+
+def test_a_utf7_subject_with_a_lone_surrogate_is_processed_not_stuck(acme):
+    # UTF-7 can encode half a surrogate pair; no database driver can store that.
+    raw = build_mail(subject="placeholder").replace(
+        b"Subject: placeholder", b"Subject: =?utf-7?Q?+2AA-?= disk alert"
+    )
+    result = ingest(raw)
+    assert result.outcome == "created"
+    assert result.ticket.subject == "\ufffd disk alert"
+
+
+def test_decoding_workarounds_are_shown_to_the_sdm(acme):
+    ingest(data_mail("missing_date.eml"))
+    assert "[decoding: missing or unreadable Date" in InboundMail.objects.get().reason

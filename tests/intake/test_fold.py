@@ -140,3 +140,68 @@ def test_a_rule_fingerprint_folds_by_its_groups(acme):
         ingest(build_mail(sender="veeam@b.example", subject="[Failed] Job Weekly")).outcome
         == "created"
     )
+
+
+def test_alerts_relayed_under_different_psa_tickets_do_not_fold(acme):
+    acme.psa_kind = "connectwise"
+    acme.save()
+    body = "Datto RMM\nDevice: SRV01\nAlert: Disk space low\n"
+    first = ingest(
+        build_mail(
+            sender="noreply@rmm.datto.com",
+            subject="Ticket #48213 - Datto RMM disk SRV01",
+            body=body,
+        )
+    )
+    second = ingest(
+        build_mail(
+            sender="noreply@rmm.datto.com",
+            subject="Ticket #48999 - Datto RMM disk SRV01",
+            body=body,
+        )
+    )
+    assert (first.outcome, second.outcome) == ("created", "created")
+    assert second.ticket.psa_ticket_number == "48999"
+    third = ingest(
+        build_mail(
+            sender="noreply@rmm.datto.com",
+            subject="Ticket #48999 - Datto RMM disk SRV01",
+            body=body,
+        )
+    )
+    assert (third.outcome, third.ticket) == ("folded", second.ticket)
+
+
+def test_a_body_that_only_mentions_datto_rmm_is_not_a_datto_alert(acme):
+    body = "Please check why Datto RMM shows the agent offline.\nDevice: SRV01\n"
+    ingest(build_mail(subject="Agent offline?", body=body))
+    assert ingest(build_mail(subject="Agent offline?", body=body)).outcome == "created"
+
+
+def test_folding_into_a_ticket_resolved_meanwhile_is_refused_for_a_fresh_decision(acme):
+    from django.utils import timezone
+
+    from desklib.alerts import detect_preset
+    from desklib.mailparse import parse_mail
+    from tickets.actions import StaleDecision, fold_alert
+
+    raw = nagios("PROBLEM", "CRITICAL")
+    ticket = ingest(raw).ticket
+    change_status(ticket, "resolved", INTAKE_ACTOR)
+    parsed = parse_mail(raw, timezone.now())
+    with pytest.raises(StaleDecision):
+        fold_alert(
+            ticket,
+            parsed,
+            None,
+            signature=detect_preset(parsed.from_address, parsed.subject, parsed.text),
+        )
+
+
+def test_the_audit_trail_records_creation_and_repeats(acme):
+    ticket = ingest(nagios("PROBLEM", "CRITICAL")).ticket
+    ingest(nagios("PROBLEM", "CRITICAL"))
+    ingest(nagios("RECOVERY", "OK"))
+    kinds = list(ticket.events.values_list("kind", flat=True))
+    assert kinds == ["created", "alert_repeated", "alert_recovered"]
+    assert ticket.events.get(kind="alert_repeated").new_value["occurrence_count"] == 2

@@ -68,16 +68,24 @@ def test_another_clients_rules_do_not_apply(acme, globex):
     assert ingest(build_mail()).outcome == "created"
 
 
-def test_a_time_window_is_read_in_the_clients_time_zone(acme, monkeypatch):
+@pytest.mark.parametrize(
+    ("received_utc", "matches"),
+    [
+        (datetime(2026, 12, 1, 22, 0, tzinfo=UTC), False),  # 17:00 in New York: outside
+        (datetime(2026, 12, 2, 9, 0, tzinfo=UTC), True),  # 04:00 in New York: inside
+    ],
+)
+def test_a_time_window_is_read_in_the_clients_time_zone(acme, received_utc, matches):
+    from tickets.intake.pipeline import process_inbound
+    from tickets.intake.store import store_raw_mail
+
     acme.timezone = "America/New_York"
     acme.save()
     IntakeRuleFactory(client=acme, window_start=time(20, 0), window_end=time(7, 0), set_impact=1)
-    ticket = ingest(build_mail()).ticket
-    inbound = InboundMail.objects.get()
-    local_hour = inbound.received_at.astimezone(
-        __import__("zoneinfo").ZoneInfo("America/New_York")
-    ).hour
-    assert (ticket.impact == 1) == (local_hour >= 20 or local_hour < 7)
+    inbound = store_raw_mail(build_mail(), provider="test", envelope_recipient="acme@in.test")
+    InboundMail.objects.filter(pk=inbound.pk).update(received_at=received_utc)
+    inbound.refresh_from_db()
+    assert (process_inbound(inbound).ticket.impact == 1) is matches
 
 
 @pytest.mark.parametrize(

@@ -93,3 +93,28 @@ def test_a_reply_reopens_a_resolved_ticket(original):
     original.refresh_from_db()
     assert original.status == "open"
     assert original.events.filter(kind="status_changed", new_value="open").exists()
+
+
+def test_in_reply_to_wins_over_a_newer_reference(acme):
+    older = ingest(build_mail(message_id="<older@customer.example>", subject="VPN")).ticket
+    newer = ingest(build_mail(message_id="<newer@customer.example>", subject="Printer")).ticket
+    reply = build_mail(
+        subject="Re: VPN",
+        headers={
+            "In-Reply-To": "<older@customer.example>",
+            "References": "<older@customer.example> <newer@customer.example>",
+        },
+    )
+    assert ingest(reply).ticket == older
+    assert newer.messages.count() == 1
+
+
+def test_reopening_a_resolved_alert_ticket_by_hand_hands_its_alert_to_the_newer_one(acme):
+    from tests.intake.test_fold import nagios
+
+    first = ingest(nagios("PROBLEM", "CRITICAL")).ticket
+    change_status(first, "resolved", INTAKE_ACTOR)
+    second = ingest(nagios("PROBLEM", "CRITICAL")).ticket
+    first = change_status(first, "open", INTAKE_ACTOR)
+    assert first.fingerprint == "" and second.fingerprint
+    assert first.events.filter(kind="fingerprint_released").exists()

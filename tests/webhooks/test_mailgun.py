@@ -128,3 +128,22 @@ def test_it_keeps_the_bytes_of_an_eight_bit_latin_1_mail_exactly(client, run_job
     inbound = InboundMail.objects.get()
     assert bytes(inbound.raw) == raw
     assert "café" in Ticket.objects.get().messages.get().text
+
+
+def test_a_urlencoded_post_keeps_the_mail_byte_for_byte(client, run_jobs, acme):
+    # Mailgun posts application/x-www-form-urlencoded when the mail has no attachments.
+    from urllib.parse import quote_from_bytes
+
+    raw = LATIN1_8BIT_MAIL
+    fields = {"recipient": b"acme@in.test", "timestamp": b"1764558000", "token": b"t" * 50,
+              "signature": b"x", "body-mime": raw}  # fmt: skip
+    body = "&".join(f"{k}={quote_from_bytes(v)}" for k, v in fields.items())
+    with run_jobs():
+        response = client.post(
+            URL, data=body, content_type="application/x-www-form-urlencoded", **basic_auth()
+        )
+    assert response.status_code == 200
+    inbound = InboundMail.objects.get()
+    assert bytes(inbound.raw) == raw
+    assert inbound.outcome == "created"
+    assert Ticket.objects.get().subject != "(no subject)"

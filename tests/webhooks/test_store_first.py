@@ -30,7 +30,7 @@ def test_a_processing_failure_still_answers_2xx_and_keeps_the_mail_failed(
     def broken_decide(inbound, parsed):
         raise IntakeBroke("routing table is on fire")
 
-    monkeypatch.setattr(pipeline, "_decide", broken_decide)
+    monkeypatch.setattr(pipeline, "decide", broken_decide)
     raw = build_mail()
     with run_jobs():
         response = http.post("/inbound/mailgun/", **mailgun_raw_mime(raw).kwargs(basic_auth()))

@@ -11,6 +11,7 @@ from .assignment import CapReached, assign_ticket, auto_assign, claim_next_ticke
 from .base import INTAKE, INTAKE_ACTOR, Actor, record_event
 from .mail import (
     NewTicketFields,
+    StaleDecision,
     add_mail_to_ticket,
     create_ticket_from_mail,
     fold_alert,
@@ -29,6 +30,7 @@ __all__ = [
     "INTAKE_ACTOR",
     "Actor",
     "NewTicketFields",
+    "StaleDecision",
     "add_mail_to_ticket",
     "change_status",
     "create_ticket_from_mail",

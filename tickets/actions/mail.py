@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from clients.models import Client
+from desklib.alerts import AlertSignature
 from desklib.jobs import enqueue
 from desklib.mailparse import ParsedMail
 
@@ -25,7 +26,6 @@ from ..models import (
     priority_for,
 )
 from ..models.message import attachment_path
-from ..models.ticket import OPEN_STATUSES
 from ..notify import notify_sdms
 from .assignment import auto_assign
 from .base import INTAKE_ACTOR, Actor, record_event
@@ -165,36 +165,14 @@ def add_mail_to_ticket(
         record_message(ticket, parsed, inbound, kind)
         record_event(ticket, actor, "mail_added", new={"kind": kind, "matched_by": how})
         if reopen and not ticket.is_open:
-            _release_fingerprint_if_taken(ticket, actor)
             apply_status(ticket, TicketStatus.OPEN, actor, note="reopened by an incoming mail")
         ticket.save(update_fields=["updated_at"])
         return ticket
 
 
-def _release_fingerprint_if_taken(ticket: Ticket, actor: Actor) -> None:
-    """A resolved alert ticket being reopened while its alert fired again on a newer
-    ticket: the newer one keeps folding the alert; this one becomes plain work."""
-    if not ticket.fingerprint:
-        return
-    taken = (
-        Ticket.objects.filter(
-            client_id=ticket.client_id, fingerprint=ticket.fingerprint, status__in=OPEN_STATUSES
-        )
-        .exclude(pk=ticket.pk)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if taken:
-        record_event(
-            ticket,
-            actor,
-            "fingerprint_released",
-            old=ticket.fingerprint,
-            new="",
-            note=f"the alert is open again on HD-{taken}",
-        )
-        ticket.fingerprint = ""
-        ticket.save(update_fields=["fingerprint", "updated_at"])
+class StaleDecision(Exception):
+    """What the intake decided on unlocked rows changed before the lock was taken;
+    the intake decides again."""
 
 
 def fold_alert(
@@ -202,12 +180,15 @@ def fold_alert(
     parsed: ParsedMail,
     inbound: InboundMail | None,
     *,
-    recovery: bool,
+    signature: AlertSignature,
     actor: Actor = INTAKE_ACTOR,
 ) -> Ticket:
     """Count one more occurrence of an open alert, or mark it recovered."""
+    recovery = signature.recovery
     with transaction.atomic(savepoint=False):
         ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if not ticket.is_open or ticket.fingerprint != signature.fingerprint:
+            raise StaleDecision(f"{ticket.reference} was resolved or changed meanwhile")
         kind = MessageKind.RECOVERY if recovery else MessageKind.ALERT
         record_message(ticket, parsed, inbound, kind)
         old = {"occurrence_count": ticket.occurrence_count, "alert_state": ticket.alert_state}

@@ -8,12 +8,41 @@ from ..models import (
     Ticket,
     TicketStatus,
 )
+from ..models.ticket import OPEN_STATUSES
 from .base import Actor, record_event
+
+
+def release_fingerprint_if_taken(ticket: Ticket, actor: Actor) -> None:
+    """A resolved alert ticket being reopened while its alert fired again on a newer
+    ticket: the newer one keeps folding the alert; this one becomes plain work."""
+    if not ticket.fingerprint:
+        return
+    taken = (
+        Ticket.objects.filter(
+            client_id=ticket.client_id, fingerprint=ticket.fingerprint, status__in=OPEN_STATUSES
+        )
+        .exclude(pk=ticket.pk)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if taken:
+        record_event(
+            ticket,
+            actor,
+            "fingerprint_released",
+            old=ticket.fingerprint,
+            new="",
+            note=f"the alert is open again on HD-{taken}",
+        )
+        ticket.fingerprint = ""
+        ticket.save(update_fields=["fingerprint", "updated_at"])
 
 
 def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> None:
     """Change the status; waiting on the MSP or its customer pauses the SLA clock."""
     old, now = ticket.status, timezone.now()
+    if status in OPEN_STATUSES and old not in OPEN_STATUSES:
+        release_fingerprint_if_taken(ticket, actor)
     ticket.status = status
     ticket.resolved_at = now if status == TicketStatus.RESOLVED else None
     if status == TicketStatus.WAITING:

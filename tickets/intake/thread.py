@@ -13,7 +13,11 @@ TOKEN = re.compile(r"\[HD-(\d{1,12})\]")
 
 
 def find_ticket(
-    client: Client, parsed: ParsedMail, extra_message_ids: list[str] | tuple = ()
+    client: Client,
+    parsed: ParsedMail,
+    extra_message_ids: list[str] | tuple = (),
+    *,
+    psa_number: str = "",
 ) -> tuple[Ticket | None, str]:
     """The client's ticket this mail belongs to, and how it was found ('' if none).
 
@@ -23,20 +27,21 @@ def find_ticket(
     """
     ids = [*parsed.thread_ids, *extra_message_ids]
     if ids:
-        message = (
+        # In-Reply-To first, then References from the newest: the first known id wins.
+        known = dict(
             Message.objects.filter(client=client, message_id__in=ids)
-            .select_related("ticket")
-            .order_by("-id")
-            .first()
+            .order_by("id")
+            .values_list("message_id", "ticket_id")
         )
-        if message:
-            return message.ticket, "references"
+        ticket_id = next((known[i] for i in ids if i in known), None)
+        if ticket_id:
+            return Ticket.objects.get(pk=ticket_id), "references"
     numbers = [int(n) for n in TOKEN.findall(parsed.subject)]
     if numbers:
         ticket = Ticket.objects.filter(client=client, pk__in=numbers).order_by("-id").first()
         if ticket:
             return ticket, "token"
-    psa_number = client.find_psa_ticket_number(parsed.subject)
+    psa_number = psa_number or client.find_psa_ticket_number(parsed.subject)
     if psa_number:
         ticket = (
             Ticket.objects.filter(client=client, psa_ticket_number=psa_number)

@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import re
+from urllib.parse import unquote_to_bytes
 
 from anymail.exceptions import AnymailWebhookValidationFailure
 from anymail.inbound import AnymailInboundMessage
@@ -39,6 +40,14 @@ def form_field_bytes(request: HttpRequest, name: str) -> bytes | None:
     Django decodes form fields as UTF-8 and replaces what is not, which would
     damage a raw mail in any other charset; so the field is cut from the body.
     """
+    if request.content_type == "application/x-www-form-urlencoded":
+        # Mailgun posts this way when the mail has no attachments.
+        key = name.encode()
+        for pair in request.body.split(b"&"):
+            field, _, value = pair.partition(b"=")
+            if unquote_to_bytes(field.replace(b"+", b" ")) == key:
+                return unquote_to_bytes(value.replace(b"+", b" "))
+        return None
     match = _BOUNDARY.search(request.META.get("CONTENT_TYPE", ""))
     if not request.content_type.startswith("multipart/form-data") or not match:
         return None
@@ -64,6 +73,8 @@ def raw_mime_of(esp_name: str, event, request: HttpRequest) -> tuple[bytes, bool
     try:
         if esp_name == "Mailgun":
             raw = form_field_bytes(request, "body-mime")
+            if raw is None and "body-mime" in request.POST:  # an encoding we did not expect
+                raw = request.POST["body-mime"].encode("utf-8")
         elif esp_name == "SendGrid":
             raw = form_field_bytes(request, "email")
         elif esp_name == "Postmark" and esp_event.get("RawEmail"):
@@ -98,7 +109,8 @@ def envelope_recipients(esp_name: str, event) -> list[str]:
         if esp_name == "Amazon SES":
             found = list(event.esp_event.get("receipt", {}).get("recipients") or [])
         elif esp_name == "SendGrid":
-            found = list(json.loads(event.esp_event.POST.get("envelope", "{}")).get("to") or [])
+            to = json.loads(event.esp_event.POST.get("envelope", "{}")).get("to") or []
+            found = [to] if isinstance(to, str) else list(to)
     except (AttributeError, TypeError, ValueError):
         found = []
     found = [r for r in found if isinstance(r, str) and r.strip()]

@@ -43,7 +43,7 @@ class InboundMail(models.Model):
     provider_event_id = models.CharField(max_length=200, blank=True)
     envelope_recipient = models.CharField(max_length=254, blank=True)
     raw = models.BinaryField()
-    raw_sha256 = models.CharField(max_length=64, db_index=True)
+    raw_sha256 = models.CharField(max_length=64)
     raw_size = models.PositiveBigIntegerField()
     unreadable_payload = models.BooleanField(
         default=False,
@@ -86,7 +86,10 @@ class InboundMail(models.Model):
     class Meta:
         verbose_name = "inbound mail"
         ordering = ["-id"]
-        indexes = [models.Index(fields=["status", "outcome"])]
+        indexes = [
+            models.Index(fields=["status", "outcome"]),
+            models.Index(fields=["dedupe_key"]),
+        ]
         constraints = [
             # The database, not a race-prone lookup, decides which delivery is the first.
             models.UniqueConstraint(
