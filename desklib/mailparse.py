@@ -6,16 +6,13 @@ decoded by our own code in `charsets` and `headers`, each defect is noted in
 a sender and a body where it has them.
 """
 
-import binascii
 import email
-import mimetypes
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email import policy as email_policy
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from urllib.parse import unquote_to_bytes
 
 import nh3
 
@@ -23,6 +20,7 @@ from .addresses import addresses_in
 from .charsets import decode_bytes, storable_text
 from .headers import decode_header_value, message_ids_in, normalise_message_id, raw_header_bytes
 from .htmltext import html_to_text
+from .mailparts import default_filename, extract_uuencoded, filename_of, safe_filename
 
 NO_SUBJECT = "(no subject)"
 _MBOX_FROM_LINE = re.compile(rb"\AFrom [^\r\n]*\r?\n")
@@ -137,7 +135,8 @@ def _parse(raw: bytes, received_at: datetime) -> ParsedMail:
 
     html = html_parts[0] if html_parts else ""
     text = "\n\n".join(t for t in text_parts if t.strip())
-    text = _extract_uuencoded(text, parsed)
+    text, files = extract_uuencoded(text)
+    parsed.attachments += [ParsedAttachment(*file) for file in files]
     parsed.text = text.replace("\r\n", "\n").replace("\r", "\n").strip("\n")
     if not parsed.text and html:
         parsed.text = html_to_text(html).replace("\r\n", "\n").replace("\r", "\n")
@@ -254,7 +253,7 @@ def _walk(
         return
 
     disposition = (part.get_content_disposition() or "").lower()
-    filename = _filename(part)
+    filename = filename_of(part)
     body = _payload_bytes(part)
     is_body_text = disposition != "attachment" and not filename
     if ctype == "text/plain" and is_body_text:
@@ -265,7 +264,7 @@ def _walk(
         content_id = storable_text(str(part.get("Content-ID", "") or "")).strip().strip("<>")
         parsed.attachments.append(
             ParsedAttachment(
-                filename=filename or _default_filename(ctype, len(parsed.attachments) + 1),
+                filename=filename or default_filename(ctype, len(parsed.attachments) + 1),
                 content_type=ctype[:100],
                 content=body,
                 content_id=content_id[:250],
@@ -292,7 +291,7 @@ def _attach_message(part: Message, parsed: ParsedMail) -> None:
             data = str(inner).encode("utf-8", "surrogateescape")
     else:
         data = _payload_bytes(part)
-    name = _safe_filename(subject or "forwarded message") + ".eml"
+    name = safe_filename(subject or "forwarded message") + ".eml"
     parsed.attachments.append(
         ParsedAttachment(filename=name, content_type="message/rfc822", content=data)
     )
@@ -308,57 +307,6 @@ def _charset_hint(msg: Message) -> str | None:
     except Exception:
         return None
     return None
-
-
-_UU_BEGIN = re.compile(r"^begin [0-7]{3,4} (\S[^\r\n]*)$")
-
-
-def _extract_uuencoded(text: str, parsed: ParsedMail) -> str:
-    """Old mailers put uuencoded files in the body text; they become attachments.
-
-    One pass over the lines: a "begin" without a later "end" stays text.
-    """
-    if "begin " not in text or "\nend" not in text:
-        return text
-    lines = text.split("\n")
-    ends = [n for n, line in enumerate(lines) if line.rstrip("\r") == "end"]
-    kept: list[str] = []
-    n = 0
-    while n < len(lines):
-        match = _UU_BEGIN.match(lines[n].rstrip("\r"))
-        end = next((e for e in ends if e > n), None) if match else None
-        if end is None:
-            kept.append(lines[n])
-            n += 1
-            continue
-        data = _uudecode(lines[n + 1 : end])
-        if data is None:
-            kept.append(lines[n])
-            n += 1
-            continue
-        name = _safe_filename(match.group(1).strip())
-        ctype = mimetypes.guess_type(name)[0] or "application/octet-stream"
-        parsed.attachments.append(ParsedAttachment(name, ctype, data))
-        n = end + 1
-    return "\n".join(kept)
-
-
-def _uudecode(lines: list[str]) -> bytes | None:
-    data = bytearray()
-    for line in lines:
-        line = line.rstrip("\r")
-        if not line.strip() or line == "`":
-            continue
-        try:
-            data += binascii.a2b_uu(line)
-        except binascii.Error:
-            # Some encoders pad lines wrongly; decode what the length byte says.
-            nbytes = (((ord(line[0]) - 32) & 63) * 4 + 5) // 3
-            try:
-                data += binascii.a2b_uu(line[:nbytes])
-            except binascii.Error:
-                return None
-    return bytes(data)
 
 
 def _charset(part: Message) -> str | None:
@@ -382,78 +330,3 @@ def _payload_bytes(part: Message) -> bytes:
         except Exception:
             return b""
     return data
-
-
-_NAME_PARAM = re.compile(
-    r"""(?:^|;)\s*(?P<key>filename|name)(?P<star>\*(?P<index>\d+)?(?P<ext>\*)?)?\s*=\s*"""
-    r"""(?:"(?P<quoted>(?:[^"\\]|\\.)*)"|(?P<token>[^;\s]*))""",
-    re.IGNORECASE,
-)
-
-
-def _filename(part: Message) -> str:
-    """The part's filename, read from the raw headers so no byte is lost.
-
-    Handles RFC 2231 (charset, %-escapes, continuations) including stray raw 8-bit
-    bytes, RFC 2047 encoded words, and plain raw bytes; Content-Disposition's
-    filename wins over Content-Type's name.
-    """
-    for header, key in (("content-disposition", "filename"), ("content-type", "name")):
-        # raw_items(): get() would hand back a Header object that already lost 8-bit bytes.
-        raw = next((str(v) for k, v in part.raw_items() if k.lower() == header), "")
-        name = _name_param(_FOLDED.sub(" ", raw), key)
-        if name:
-            return _safe_filename(name)
-    return ""
-
-
-_FOLDED = re.compile(r"\r?\n[ \t]*")
-
-
-def _name_param(header: str, key: str) -> str:
-    plain = ""
-    segments: dict[int, tuple[bytes, bool]] = {}
-    for match in _NAME_PARAM.finditer(header):
-        if match.group("key").lower() != key:
-            continue
-        value = match.group("quoted")
-        value = value.replace('\\"', '"') if value is not None else match.group("token") or ""
-        data = value.encode("utf-8", "surrogateescape")
-        if match.group("star") is None:
-            if not plain:
-                plain = decode_header_value(value) if "=?" in value else decode_bytes(data)
-            continue
-        index = int(match.group("index") or 0)
-        extended = match.group("index") is None or bool(match.group("ext"))
-        segments[index] = (data, extended)
-    if not segments:
-        return plain
-    charset = None
-    parts = []
-    for index in sorted(segments):
-        data, extended = segments[index]
-        if extended:
-            if index == min(segments) and data.count(b"'") >= 2:
-                declared, _, data = data.split(b"'", 2)
-                charset = declared.decode("ascii", "replace") or None
-            data = unquote_to_bytes(data)
-        parts.append(data)
-    return decode_bytes(b"".join(parts), charset) or plain
-
-
-_UNSAFE_FILENAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]+')
-
-
-def _safe_filename(name: str) -> str:
-    name = _UNSAFE_FILENAME.sub("_", name).strip(" ._") or "attachment"
-    if len(name) > 180:
-        stem, dot, ext = name.rpartition(".")
-        name = (stem[:170] + dot + ext[:9]) if dot and len(ext) < 10 else name[:180]
-    return name
-
-
-def _default_filename(ctype: str, n: int) -> str:
-    if ctype == "application/ms-tnef":
-        return "winmail.dat"
-    ext = mimetypes.guess_extension(ctype) or ".bin"
-    return f"attachment-{n}{ext}"
