@@ -5,6 +5,7 @@ from .models import (
     BusinessHours,
     CalendarException,
     Client,
+    CoverageWindow,
     DedicatedAddress,
     IntakeRule,
     PortalMembership,
@@ -32,6 +33,7 @@ class IntakeRuleInline(admin.StackedInline):
                     "body_pattern",
                     ("header_name", "header_pattern"),
                     ("window_start", "window_end", "window_weekdays"),
+                    "coverage",
                 ]
             },
         ),
@@ -48,6 +50,11 @@ class IntakeRuleInline(admin.StackedInline):
     ]
 
 
+class CoverageWindowInline(admin.TabularInline):
+    model = CoverageWindow
+    extra = 0
+
+
 class PortalMembershipInline(admin.TabularInline):
     model = PortalMembership
     extra = 0
@@ -60,7 +67,12 @@ class ClientAdmin(admin.ModelAdmin):
     list_filter = ["active", "psa_kind"]
     search_fields = ["name", "slug", "addresses__address"]
     prepopulated_fields = {"slug": ["name"]}
-    inlines = [DedicatedAddressInline, IntakeRuleInline, PortalMembershipInline]
+    inlines = [
+        DedicatedAddressInline,
+        CoverageWindowInline,
+        IntakeRuleInline,
+        PortalMembershipInline,
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("addresses")

@@ -65,6 +65,8 @@ def open_intervals(calendar: Calendar, start: datetime) -> Iterator[tuple[dateti
     first_day = start.astimezone(zone).date() - timedelta(days=1)
     pending: tuple[datetime, datetime] | None = None
     for offset in range(_MAX_DAYS + 2):
+        if not calendar.weekly and not calendar.overrides:
+            return  # never open: nothing to find, however far one looks
         day = first_day + timedelta(days=offset)
         todays = []
         for opens, closes in calendar.windows_on(day):
@@ -106,6 +108,14 @@ def business_time_between(calendar: Calendar, start: datetime, end: datetime) ->
             break
         total += min(close, end) - begin
     return total
+
+
+def is_open(calendar: Calendar, at: datetime) -> bool:
+    """Whether the instant falls in an open window."""
+    if calendar.always_open:
+        return True
+    first = next(open_intervals(calendar, at), None)
+    return first is not None and first[0] <= at
 
 
 def weekly_from_rows(rows: Iterable[tuple[int, time, time]]) -> dict[int, tuple[Window, ...]]:

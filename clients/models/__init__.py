@@ -12,6 +12,7 @@ from .client import (
     validate_timezone,
     without_tag,
 )
+from .coverage import CoverageKind, CoverageWindow, is_covered
 from .rules import IntakeRule, Level
 from .sla import SlaPolicy, SlaTarget
 
@@ -19,6 +20,9 @@ __all__ = [
     "BusinessCalendar",
     "BusinessHours",
     "CalendarException",
+    "CoverageKind",
+    "CoverageWindow",
+    "is_covered",
     "SlaPolicy",
     "SlaTarget",
     "DEFAULT_PSA_TICKET_PATTERNS",

@@ -42,6 +42,16 @@ class IntakeRule(models.Model):
         help_text="Days the window applies, 0=Monday … 6=Sunday; blank: every day.",
     )
 
+    coverage = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[
+            ("", "Any time"),
+            ("inside", "Inside our coverage"),
+            ("outside", "Outside our coverage"),
+        ],
+    )
+
     # Actions
     set_impact = models.PositiveSmallIntegerField(choices=Level, null=True, blank=True)
     set_urgency = models.PositiveSmallIntegerField(choices=Level, null=True, blank=True)

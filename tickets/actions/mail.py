@@ -87,6 +87,7 @@ class NewTicketFields:
     urgency: int | None = None
     category: str = ""
     psa_ticket_number: str = ""
+    outside_coverage: bool = False
     is_alert: bool = False
     fingerprint: str = ""
 
@@ -108,6 +109,7 @@ def create_ticket_from_mail(
             requester_email=parsed.from_address,
             requester_name=parsed.from_name,
             psa_ticket_number=fields.psa_ticket_number,
+            outside_coverage=fields.outside_coverage,
             category=fields.category,
             is_alert=fields.is_alert,
             fingerprint=fields.fingerprint,

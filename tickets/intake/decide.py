@@ -7,7 +7,7 @@ the retries and the recording of the result.
 
 from dataclasses import dataclass, replace
 
-from clients.models import Client
+from clients.models import Client, is_covered
 from desklib import alerts
 from desklib.mailparse import ParsedMail
 
@@ -58,6 +58,7 @@ class Mail:
     client: Client
     via: str
     psa_number: str = ""
+    covered: bool = True
 
 
 def decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
@@ -71,8 +72,17 @@ def decide(inbound: InboundMail, parsed: ParsedMail) -> IntakeResult:
         return _unrouted(inbound)
     if not client.active:
         return IntakeResult(IntakeOutcome.REJECTED, client=client, reason="client is inactive")
-    mail = Mail(inbound, parsed, client, via, client.find_psa_ticket_number(parsed.subject))
-    return _duplicate(mail) or _after_rules(mail, apply_rules(client, parsed, inbound.received_at))
+    mail = Mail(
+        inbound,
+        parsed,
+        client,
+        via,
+        psa_number=client.find_psa_ticket_number(parsed.subject),
+        covered=is_covered(client, inbound.received_at),
+    )
+    if duplicate := _duplicate(mail):
+        return duplicate
+    return _after_rules(mail, apply_rules(client, parsed, inbound.received_at, mail.covered))
 
 
 def _unrouted(inbound: InboundMail) -> IntakeResult:
@@ -193,6 +203,7 @@ def _create(mail: Mail, rules: RuleResult, signature: alerts.AlertSignature | No
         urgency=rules.urgency,
         category=rules.category,
         psa_ticket_number=mail.psa_number,
+        outside_coverage=not mail.covered,
         is_alert=signature is not None,
         fingerprint=signature.fingerprint if signature else "",
     )
@@ -200,7 +211,7 @@ def _create(mail: Mail, rules: RuleResult, signature: alerts.AlertSignature | No
     ticket = actions.create_ticket_from_mail(
         mail.client, mail.parsed, mail.inbound, fields, message_kind
     )
-    reason = f"mail {mail.via}"
+    reason = f"mail {mail.via}" + ("" if mail.covered else "; outside our coverage")
     if rules.matched:
         reason += f"; rules: {', '.join(rules.matched)}"
     if rules.timed_out:

@@ -41,7 +41,11 @@ def in_window(start: time, end: time, weekdays: str, local: datetime) -> bool:
     return inside and (not weekdays or str(opened_on) in weekdays)
 
 
-def rule_matches(rule: IntakeRule, parsed: ParsedMail, local_time: datetime) -> bool:
+def rule_matches(
+    rule: IntakeRule, parsed: ParsedMail, local_time: datetime, covered: bool = True
+) -> bool:
+    if rule.coverage and (rule.coverage == "inside") != covered:
+        return False
     if rule.sender_pattern and not _search(
         rule.sender_pattern, f"{parsed.from_name} <{parsed.from_address}>"
     ):
@@ -60,13 +64,18 @@ def rule_matches(rule: IntakeRule, parsed: ParsedMail, local_time: datetime) -> 
     )
 
 
-def apply_rules(client: Client, parsed: ParsedMail, received_at: datetime) -> RuleResult:
-    """Run the client's enabled rules in order; later matches override earlier ones."""
+def apply_rules(
+    client: Client, parsed: ParsedMail, received_at: datetime, covered: bool = True
+) -> RuleResult:
+    """Run the client's enabled rules in order; later matches override earlier ones.
+
+    `covered`: whether the mail arrived inside our coverage of the client.
+    """
     result = RuleResult()
     local_time = received_at.astimezone(ZoneInfo(client.timezone))
     for rule in client.intake_rules.filter(enabled=True).order_by("position", "id"):
         try:
-            if not rule_matches(rule, parsed, local_time):
+            if not rule_matches(rule, parsed, local_time, covered):
                 continue
         except patterns.PatternTimeout:
             result.timed_out.append(rule.name)

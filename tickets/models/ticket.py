@@ -62,6 +62,9 @@ class Ticket(models.Model):
     urgency = models.PositiveSmallIntegerField(choices=Level, default=Level.MEDIUM)
     priority = models.CharField(max_length=2, choices=Priority, blank=True)
 
+    outside_coverage = models.BooleanField(
+        default=False, help_text="Arrived when we are not responsible for the client."
+    )
     is_alert = models.BooleanField(default=False)
     fingerprint = models.CharField(max_length=255, blank=True)
     alert_state = models.CharField(max_length=10, choices=AlertState, blank=True)
