@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "anymail",
     "django_rq",
+    "django_htmx",
     "rest_framework",
     "helpdesk",
     "clients",
@@ -71,6 +72,7 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -134,7 +136,9 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 MEDIA_URL = "media/"
 MEDIA_ROOT = _setting("MEDIA_ROOT", env.str, str(BASE_DIR / "media"))
 
-LOGIN_URL = "admin:login"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "desk:my-tickets"
+LOGOUT_REDIRECT_URL = "login"
 
 # Mail we send (SLA alerts to the SDMs). Without EMAIL_URL it goes to the console.
 DEFAULT_FROM_EMAIL = _setting("DEFAULT_FROM_EMAIL", env.str, "service-desk@localhost")

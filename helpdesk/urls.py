@@ -9,8 +9,10 @@ admin.site.site_title = "Service desk"
 admin.site.index_title = "SDM console"
 
 urlpatterns = [
-    path("", RedirectView.as_view(pattern_name="admin:index", permanent=False)),
+    path("", RedirectView.as_view(pattern_name="desk:my-tickets", permanent=False)),
     path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("desk/", include("tickets.urls")),
     path("django-rq/", include("django_rq.urls")),
     *[
         path(f"inbound/{name}/", view.as_view(), name=f"inbound-{name}")

@@ -11,13 +11,17 @@ from django.utils.text import Truncator
 
 from .intake.pipeline import FAILED, process_inbound
 from .models import (
+    Agent,
     Attachment,
     InboundMail,
     InboundStatus,
     Message,
     PriorityMatrixCell,
+    Skill,
+    Team,
     Ticket,
     TicketEvent,
+    TimeEntry,
 )
 
 
@@ -209,3 +213,30 @@ class InboundMailAdmin(admin.ModelAdmin):
     def get_search_results(self, request, queryset, search_term):
         # The SDM copies "HD-12" from a ticket; the id search wants "12".
         return super().get_search_results(request, queryset, _without_hd(search_term))
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ["name", "assignment"]
+    filter_horizontal = ["clients"]
+
+
+@admin.register(Skill)
+class SkillAdmin(admin.ModelAdmin):
+    search_fields = ["name"]
+
+
+@admin.register(Agent)
+class AgentAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "presence", "max_open_tickets", "last_assigned_at"]
+    list_filter = ["presence", "teams"]
+    list_select_related = ["user"]
+    filter_horizontal = ["teams", "skills"]
+    autocomplete_fields = ["user"]
+
+
+@admin.register(TimeEntry)
+class TimeEntryAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "agent", "started_at", "duration", "summary", "billable"]
+    list_select_related = ["ticket", "agent__user"]
+    list_filter = ["billable", "work_type"]

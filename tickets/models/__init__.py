@@ -5,6 +5,7 @@ from .message import Attachment, Message, MessageKind
 from .priority import PriorityMatrixCell, priority_for
 from .ticket import AlertState, Priority, Source, Ticket, TicketStatus
 from .time_entry import TimeEntry, WorkType
+from .work import InternalNote, RunningTimer
 
 __all__ = [
     "Agent",
@@ -16,6 +17,8 @@ __all__ = [
     "Attachment",
     "InboundMail",
     "InboundStatus",
+    "InternalNote",
+    "RunningTimer",
     "IntakeOutcome",
     "Message",
     "MessageKind",

@@ -22,6 +22,7 @@ from clients.models import (
     SlaPolicy,
     SlaTarget,
 )
+from tickets.models import Agent, Presence, Skill, Team
 from tickets.roles import AGENT_GROUP, SDM_GROUP
 
 # (username, password, groups, is_staff)
@@ -93,7 +94,7 @@ SDM_MODELS = [
                  "businesscalendar", "businesshours", "calendarexception", "slapolicy",
                  "slatarget"]),
     ("tickets", ["ticket", "message", "attachment", "ticketevent", "inboundmail",
-                 "prioritymatrixcell"]),
+                 "prioritymatrixcell", "agent", "team", "skill", "timeentry", "internalnote"]),
 ]  # fmt: skip
 # Per client: (holiday country, subdivision, weekly windows or None for 24x7 SLA time,
 # {priority: (first response minutes, resolution minutes)})
@@ -120,9 +121,10 @@ class Command(BaseCommand):
         PortalMembership.objects.get_or_create(
             client=Client.objects.get(slug="acme"), user=users["acme.portal"]
         )
+        self._team(users)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         self.stdout.write(
-            "Logins (the admin console is for the SDM; agent and portal pages come later):"
+            "Logins: the SDM at /admin/, agents at /desk/ (the MSP portal comes later):"
         )
         for username, password, groups, _ in DEMO_USERS:
             role = groups[0] if groups else "MSP portal (Acme)"
@@ -161,6 +163,17 @@ class Command(BaseCommand):
         for address in spec["addresses"]:
             DedicatedAddress.objects.get_or_create(address=address, defaults={"client": client})
         return client
+
+    def _team(self, users: dict) -> None:
+        """One night-shift team serving every demo client; the two agents in it."""
+        team, _ = Team.objects.get_or_create(name="Night shift")
+        team.clients.add(*Client.objects.filter(slug__in=[c["slug"] for c in DEMO_CLIENTS]))
+        Skill.objects.get_or_create(name="Backup")
+        for username in ("agent.alex", "agent.sam"):
+            agent, _ = Agent.objects.get_or_create(
+                user=users[username], defaults={"presence": Presence.AVAILABLE}
+            )
+            agent.teams.add(team)
 
     def _sla(self, client: Client, country, subdiv, hours, targets) -> None:
         calendar, created = BusinessCalendar.objects.get_or_create(

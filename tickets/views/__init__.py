@@ -1,0 +1,1 @@
+"""The agents' pages: their tickets, their teams' queue, and the ticket they work."""

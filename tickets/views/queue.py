@@ -1,0 +1,62 @@
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ..actions import CapReached, claim_next_ticket
+from ..forms import QueueFilterForm
+from ..queue import QUEUE_ORDER, held_by, visible_to
+from .access import agent_required
+
+PAGE = 50
+LIST_FIELDS = ("client", "assignee__user")
+
+
+def _page(request, tickets):
+    return Paginator(tickets, PAGE).get_page(request.GET.get("page"))
+
+
+@agent_required
+def my_tickets(request):
+    tickets = held_by(request.agent).select_related(*LIST_FIELDS).order_by(*QUEUE_ORDER)
+    template = "desk/_ticket_rows.html" if request.htmx else "desk/my_tickets.html"
+    return render(request, template, {"page": _page(request, tickets), "now": timezone.now()})
+
+
+@agent_required
+def team_queue(request):
+    form = QueueFilterForm(request.GET or None)
+    tickets = visible_to(request.agent).filter(status__in=("new", "open", "waiting"))
+    if form.is_valid():
+        if form.cleaned_data["client"]:
+            tickets = tickets.filter(client__slug=form.cleaned_data["client"])
+        if form.cleaned_data["priority"]:
+            tickets = tickets.filter(priority=form.cleaned_data["priority"])
+        if form.cleaned_data["unassigned"]:
+            tickets = tickets.filter(assignee__isnull=True)
+    tickets = tickets.select_related(*LIST_FIELDS).order_by(*QUEUE_ORDER)
+    clients = sorted({(c.slug, c.name) for t in request.agent.teams.all() for c in t.clients.all()})
+    context = {
+        "page": _page(request, tickets),
+        "form": form,
+        "clients": clients,
+        "now": timezone.now(),
+    }
+    template = "desk/_ticket_rows.html" if request.htmx else "desk/queue.html"
+    return render(request, template, context)
+
+
+@require_POST
+@agent_required
+def take_next(request):
+    try:
+        ticket = claim_next_ticket(request.agent)
+    except CapReached as exc:
+        messages.warning(request, f"{exc} Resolve or hand one back first.")
+        return redirect("desk:my-tickets")
+    if ticket is None:
+        messages.info(request, "Nothing in your queue right now.")
+        return redirect("desk:my-tickets")
+    messages.success(request, f"{ticket.reference} is yours.")
+    return redirect("desk:ticket", pk=ticket.pk)

@@ -1,0 +1,147 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from ..actions import (
+    Actor,
+    add_note,
+    change_status,
+    record_time,
+    resolve_ticket,
+    start_timer,
+    stop_timer,
+)
+from ..forms import NoteForm, ResolveForm, StatusForm, TimeEntryForm
+from ..models import Attachment, RunningTimer, Ticket
+from ..queue import visible_to
+from .access import agent_required
+
+
+def _ticket_for(request, pk: int) -> Ticket:
+    """The ticket if the agent's teams serve its client; 404 otherwise (no hint it exists)."""
+    return get_object_or_404(
+        visible_to(request.agent).select_related("client", "assignee__user"), pk=pk
+    )
+
+
+def _render(request, ticket, status=200, **forms):
+    timer = RunningTimer.objects.filter(agent=request.agent).select_related("ticket").first()
+    context = {
+        "ticket": ticket,
+        "thread": ticket.messages.prefetch_related("attachments").order_by("sent_at", "id"),
+        "notes": ticket.notes.select_related("author"),
+        "events": ticket.events.all(),
+        "entries": ticket.time_entries.select_related("agent__user"),
+        "timer": timer,
+        "now": timezone.now(),
+        "time_form": forms.get("time_form")
+        or (
+            TimeEntryForm.from_timer(timer)
+            if timer and timer.ticket_id == ticket.pk
+            else TimeEntryForm()
+        ),
+        "note_form": forms.get("note_form") or NoteForm(),
+        "status_form": forms.get("status_form") or StatusForm(initial={"status": ticket.status}),
+        "resolve_form": forms.get("resolve_form") or ResolveForm(),
+    }
+    return render(request, "desk/ticket.html", context, status=status)
+
+
+@agent_required
+def ticket_page(request, pk: int):
+    return _render(request, _ticket_for(request, pk))
+
+
+@require_POST
+@agent_required
+def log_time(request, pk: int):
+    ticket = _ticket_for(request, pk)
+    form = TimeEntryForm(request.POST)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            record_time(
+                ticket, request.agent, data["started_at"], data["ended_at"], data["summary"],
+                private_notes=data["private_notes"], billable=data["billable"],
+                work_type=data["work_type"],
+            )  # fmt: skip
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            RunningTimer.objects.filter(agent=request.agent, ticket=ticket).delete()
+            messages.success(request, "Time logged.")
+            return redirect("desk:ticket", pk=ticket.pk)
+    return _render(request, ticket, status=400, time_form=form)
+
+
+@require_POST
+@agent_required
+def timer(request, pk: int):
+    ticket = _ticket_for(request, pk)
+    if request.POST.get("action") == "stop":
+        stop_timer(request.agent)
+        messages.info(request, "Timer stopped.")
+    else:
+        start_timer(request.agent, ticket)
+        messages.info(request, "Timer started.")
+    return redirect("desk:ticket", pk=ticket.pk)
+
+
+@require_POST
+@agent_required
+def note(request, pk: int):
+    ticket = _ticket_for(request, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        add_note(ticket, Actor.of(request.user), form.cleaned_data["text"])
+        return redirect("desk:ticket", pk=ticket.pk)
+    return _render(request, ticket, status=400, note_form=form)
+
+
+@require_POST
+@agent_required
+def status(request, pk: int):
+    ticket = _ticket_for(request, pk)
+    form = StatusForm(request.POST)
+    if form.is_valid():
+        change_status(ticket, form.cleaned_data["status"], Actor.of(request.user))
+        return redirect("desk:ticket", pk=ticket.pk)
+    return _render(request, ticket, status=400, status_form=form)
+
+
+@require_POST
+@agent_required
+def resolve(request, pk: int):
+    ticket = _ticket_for(request, pk)
+    form = ResolveForm(request.POST)
+    if form.is_valid():
+        try:
+            resolve_ticket(ticket, Actor.of(request.user), form.cleaned_data["resolution"])
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, f"{ticket.reference} resolved.")
+            return redirect("desk:my-tickets")
+    return _render(request, ticket, status=400, resolve_form=form)
+
+
+@agent_required
+def attachment(request, pk: int, attachment_id: int):
+    ticket = _ticket_for(request, pk)
+    found = Attachment.objects.filter(pk=attachment_id, message__ticket=ticket).first()
+    if found is None:
+        raise Http404
+    # Inline display only for images; anything else downloads, never renders as HTML.
+    as_attachment = not found.content_type.startswith("image/")
+    return FileResponse(found.file.open("rb"), as_attachment=as_attachment, filename=found.filename)
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
