@@ -44,6 +44,7 @@ test: setup
 
 bench: setup
 	$(PY) bench/intake.py
+	$(PY) bench/queue.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

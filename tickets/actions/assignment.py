@@ -13,9 +13,8 @@ from django.utils import timezone
 
 from ..models import Agent, AssignmentStrategy, Presence, Team, Ticket, TicketStatus
 from ..models.ticket import OPEN_STATUSES
-from ..queue import QUEUE_ORDER, held_by, workable_by
+from ..queue import QUEUE_ORDER, client_ids_of, held_by, workable_by
 from .base import Actor, record_event
-from .status import apply_status
 
 SYSTEM = Actor("auto-assign")
 _CLAIM_TRIES = 5
@@ -27,23 +26,25 @@ class CapReached(Exception):
 
 def _give(ticket: Ticket, agent: Agent, actor: Actor, kind: str, *, only_if_free: bool) -> bool:
     """Assign inside the caller's transaction; False if someone else got it first."""
+    now = timezone.now()
     rows = Ticket.objects.filter(pk=ticket.pk)
     if only_if_free:
         rows = rows.filter(assignee__isnull=True)
-    old = ticket.assignee_id
-    if not rows.update(assignee=agent, updated_at=timezone.now()):
+    # A new ticket opens as it is given: one statement, one audit row with both changes.
+    opens = ticket.status == TicketStatus.NEW
+    changes = {"assignee": agent, "updated_at": now}
+    if opens:
+        changes["status"] = TicketStatus.OPEN
+    if not rows.update(**changes):
         return False
-    Agent.objects.filter(pk=agent.pk).update(last_assigned_at=timezone.now())
+    Agent.objects.filter(pk=agent.pk).update(last_assigned_at=now)
+    old = {"agent": ticket.assignee_id}
+    new = {"agent": agent.pk}
+    if opens:
+        old["status"], new["status"] = ticket.status, TicketStatus.OPEN
+        ticket.status = TicketStatus.OPEN
     ticket.assignee = agent
-    record_event(
-        ticket,
-        actor,
-        kind,
-        old={"agent": str(old) if old else None},
-        new={"agent": agent.pk, "name": str(agent)},
-    )
-    if ticket.status == TicketStatus.NEW:
-        apply_status(ticket, TicketStatus.OPEN, actor)
+    record_event(ticket, actor, kind, old=old, new=new)
     return True
 
 
@@ -53,10 +54,12 @@ def claim_next_ticket(agent: Agent) -> Ticket | None:
     Raises CapReached when the agent already holds its maximum of open tickets.
     """
     actor = Actor.of(agent.user)
+    client_ids = client_ids_of(agent)
     for _ in range(_CLAIM_TRIES):
         with transaction.atomic():
             # One claim at a time per agent, so two tabs cannot both pass the cap.
             agent = Agent.objects.select_for_update().get(pk=agent.pk)
+            agent._client_ids = client_ids
             if held_by(agent).count() >= agent.max_open_tickets:
                 raise CapReached(f"{agent} already holds {agent.max_open_tickets} open tickets.")
             candidate = (

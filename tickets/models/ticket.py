@@ -60,7 +60,8 @@ class Ticket(models.Model):
     category = models.CharField(max_length=100, blank=True)
     impact = models.PositiveSmallIntegerField(choices=Level, default=Level.MEDIUM)
     urgency = models.PositiveSmallIntegerField(choices=Level, default=Level.MEDIUM)
-    priority = models.CharField(max_length=2, choices=Priority, blank=True)
+    # Always set (the matrix at intake); never blank, so the queue sorts by index.
+    priority = models.CharField(max_length=2, choices=Priority, default=Priority.P3)
 
     outside_coverage = models.BooleanField(
         default=False, help_text="Arrived when we are not responsible for the client."
@@ -101,10 +102,16 @@ class Ticket(models.Model):
         indexes = [
             models.Index(fields=["client", "status"]),
             models.Index(fields=["assignee", "status"]),
+            # The queue's order (tickets/queue.py QUEUE_ORDER), for take next and the pages.
             models.Index(
-                fields=["priority", "sla_next_due", "created_at"],
+                fields=["priority", "sla_next_due", "created_at", "id"],
                 condition=Q(assignee__isnull=True) & Q(status__in=OPEN_STATUSES),
                 name="ticket_unassigned_queue",
+            ),
+            models.Index(
+                fields=["priority", "sla_next_due", "created_at", "id"],
+                condition=Q(status__in=OPEN_STATUSES),
+                name="ticket_open_queue",
             ),
         ]
         permissions = [

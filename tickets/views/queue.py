@@ -1,5 +1,4 @@
 from django.contrib import messages
-from django.core.paginator import Paginator
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
@@ -13,8 +12,28 @@ PAGE = 50
 LIST_FIELDS = ("client", "assignee__user")
 
 
-def _page(request, tickets):
-    return Paginator(tickets, PAGE).get_page(request.GET.get("page"))
+class Page(list):
+    """One page of rows, without counting the whole queue (a COUNT over a large
+    queue costs more than the page itself): one row more than shown says whether
+    there is a next page."""
+
+    def __init__(self, rows: list, number: int):
+        super().__init__(rows[:PAGE])
+        self.number = number
+        self.has_next = len(rows) > PAGE
+        self.has_previous = number > 1
+        self.has_other_pages = self.has_next or self.has_previous
+        self.next_page_number = number + 1
+        self.previous_page_number = number - 1
+
+
+def _page(request, tickets) -> Page:
+    try:
+        number = max(1, min(int(request.GET.get("page", 1)), 10_000))
+    except ValueError:
+        number = 1
+    start = (number - 1) * PAGE
+    return Page(list(tickets[start : start + PAGE + 1]), number)
 
 
 @agent_required
