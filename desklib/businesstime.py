@@ -52,7 +52,22 @@ class Calendar:
 
 
 def _utc(day: date, at: time, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, at).replace(tzinfo=zone, fold=0).astimezone(UTC)
+    """The instant a wall clock in `zone` shows `at` on `day`; inside a spring-forward
+    gap (a time that never shows), the instant the clock jumps past it."""
+    wall = datetime.combine(day, at)
+    instant = wall.replace(tzinfo=zone, fold=0).astimezone(UTC)
+    if instant.astimezone(zone).replace(tzinfo=None) == wall:
+        return instant
+    # In the gap: the jump lies between the two readings of the wall time.
+    low = wall.replace(tzinfo=zone, fold=1).astimezone(UTC)
+    high = instant
+    while high - low > timedelta(seconds=1):
+        middle = low + (high - low) / 2
+        if middle.astimezone(zone).replace(tzinfo=None) >= wall:
+            high = middle
+        else:
+            low = middle
+    return high.replace(microsecond=0)
 
 
 def open_intervals(calendar: Calendar, start: datetime) -> Iterator[tuple[datetime, datetime]]:

@@ -30,9 +30,11 @@ class TimeEntryForm(forms.Form):
 
     @classmethod
     def from_timer(cls, timer):
-        now = timezone.localtime().replace(second=0, microsecond=0)
+        end = timezone.localtime(timer.stopped_at or timezone.now()).replace(
+            second=0, microsecond=0
+        )
         start = timezone.localtime(timer.started_at).replace(second=0, microsecond=0)
-        return cls(initial={"started_at": start, "ended_at": max(now, start)})
+        return cls(initial={"started_at": start, "ended_at": max(end, start)})
 
 
 class NoteForm(forms.Form):
@@ -40,8 +42,10 @@ class NoteForm(forms.Form):
 
 
 class StatusForm(forms.Form):
+    # Agents move work between open and waiting; resolving has its own form (with a
+    # resolution note), and closing is the SDM's.
     status = forms.ChoiceField(
-        choices=[(s, label) for s, label in TicketStatus.choices if s != TicketStatus.RESOLVED]
+        choices=[(s, label) for s, label in TicketStatus.choices if s in ("open", "waiting")]
     )
 
 

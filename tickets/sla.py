@@ -101,3 +101,11 @@ def state_at(ticket: Ticket, now: datetime, calendar: Calendar, at_risk_percent:
         if target > timedelta(0) and elapsed * 100 >= target * at_risk_percent:
             state = SlaState.AT_RISK
     return state
+
+
+def refresh_state(ticket: Ticket, now: datetime) -> str:
+    """Recompute `sla_state` in memory after the deadlines changed (the caller saves)."""
+    policy = policy_of(ticket.client)
+    at_risk = policy.at_risk_percent if policy else 75
+    ticket.sla_state = state_at(ticket, now, calendar_of(ticket.client, now), at_risk)
+    return ticket.sla_state

@@ -26,7 +26,9 @@ def flag_sla_states(now: datetime | None = None) -> int:
     now = now or timezone.now()
     candidates = (
         Ticket.objects.filter(status__in=OPEN_STATUSES, sla_paused_at__isnull=True)
-        .exclude(sla_state=SlaState.BREACHED)
+        # A breach stays a breach, unless its deadlines moved past now (a priority
+        # override, say).
+        .exclude(sla_state=SlaState.BREACHED, sla_next_due__lte=now)
         .exclude(first_response_due__isnull=True, resolution_due__isnull=True)
         .select_related("client", "client__sla_policy", "client__calendar")
     )
@@ -48,7 +50,9 @@ def flag_sla_states(now: datetime | None = None) -> int:
 
 def _transition(ticket: Ticket, state: str) -> int:
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        locked = Ticket.objects.select_for_update().select_related("client").get(pk=ticket.pk)
+        if locked.sla_paused_at or locked.status not in OPEN_STATUSES:
+            return 0  # paused or resolved since it was read
         old = locked.sla_state
         if old == state:
             return 0
@@ -64,7 +68,7 @@ def _transition(ticket: Ticket, state: str) -> int:
             )
             notify_sdms(
                 f"[{locked.reference}] SLA {label}: {locked.subject[:80]}",
-                f"{locked.reference} for {locked.client} ({locked.priority}) is {label}.\\n"
-                f"Due: {due:%Y-%m-%d %H:%M} UTC\\nSubject: {locked.subject}\\n",
+                f"{locked.reference} for {locked.client} ({locked.priority}) is {label}.\n"
+                f"Due: {due:%Y-%m-%d %H:%M} UTC\nSubject: {locked.subject}\n",
             )
     return 1

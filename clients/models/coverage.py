@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+from django.core.exceptions import ValidationError
 from django.db import models
 
 from desklib.businesstime import Calendar, is_open, weekly_from_rows
@@ -41,11 +42,21 @@ class CoverageWindow(models.Model):
         when = f"{self.get_weekday_display()} {self.starts:%H:%M}-{self.ends:%H:%M}"
         return f"{self.get_kind_display()}: {when}"
 
+    def clean(self) -> None:
+        if self.kind != CoverageKind.ALWAYS and (
+            self.weekday is None or self.starts is None or self.ends is None
+        ):
+            raise ValidationError("Give the weekday, start and end (or choose 24x7).")
+
 
 def is_covered(client: Client, at: datetime) -> bool:
     """Whether the instant falls in one of the client's coverage windows."""
     windows = list(client.coverage.all())
     if not windows or any(w.kind == CoverageKind.ALWAYS for w in windows):
         return True
-    rows = [(w.weekday, w.starts, w.ends) for w in windows if w.weekday is not None and w.starts]
+    rows = [
+        (w.weekday, w.starts, w.ends)
+        for w in windows
+        if w.weekday is not None and w.starts is not None and w.ends is not None
+    ]
     return is_open(Calendar(zone=client.timezone, weekly=weekly_from_rows(rows)), at)

@@ -20,7 +20,7 @@ from .mail import (
 from .priority import override_priority
 from .status import change_status
 from .time import record_time
-from .work import add_note, resolve_ticket, start_timer, stop_timer
+from .work import add_note, clear_timer, resolve_ticket, start_timer, stop_timer
 
 __all__ = [
     "CapReached",
@@ -41,6 +41,7 @@ __all__ = [
     "record_message",
     "record_time",
     "add_note",
+    "clear_timer",
     "resolve_ticket",
     "start_timer",
     "stop_timer",

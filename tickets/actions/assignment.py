@@ -8,7 +8,8 @@ other instead of queueing on the same row.
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ..models import Agent, AssignmentStrategy, Presence, Team, Ticket, TicketStatus
@@ -25,14 +26,22 @@ class CapReached(Exception):
 
 
 def _give(ticket: Ticket, agent: Agent, actor: Actor, kind: str, *, only_if_free: bool) -> bool:
-    """Assign inside the caller's transaction; False if someone else got it first."""
+    """Assign inside the caller's transaction, which holds the ticket's row lock (so
+    `ticket.status` is current); False if someone else got it first."""
     now = timezone.now()
     rows = Ticket.objects.filter(pk=ticket.pk)
     if only_if_free:
         rows = rows.filter(assignee__isnull=True)
     # A new ticket opens as it is given: one statement, one audit row with both changes.
     opens = ticket.status == TicketStatus.NEW
-    changes = {"assignee": agent, "updated_at": now}
+    # The first time an agent has the ticket is its first response: from then on
+    # the queue orders it by its resolution deadline.
+    changes = {
+        "assignee": agent,
+        "updated_at": now,
+        "first_responded_at": Coalesce(F("first_responded_at"), Value(now)),
+        "sla_next_due": F("resolution_due"),
+    }
     if opens:
         changes["status"] = TicketStatus.OPEN
     if not rows.update(**changes):
@@ -92,29 +101,43 @@ def assign_ticket(ticket: Ticket, agent: Agent, actor: Actor) -> Ticket:
 
 def auto_assign(ticket_id: int) -> Agent | None:
     """Assign a new ticket by its client's team strategy (round robin, least loaded),
-    to an available agent with the skill and room under its cap. None: left in the queue."""
-    ticket = Ticket.objects.select_related("client").get(pk=ticket_id)
-    if ticket.assignee_id or ticket.status not in OPEN_STATUSES:
-        return None
-    teams = Team.objects.filter(clients=ticket.client).exclude(assignment=AssignmentStrategy.MANUAL)
-    for team in teams.order_by("name"):
-        candidates = (
-            team.agents.filter(presence=Presence.AVAILABLE)
-            .filter(Q(skills=ticket.required_skill) if ticket.required_skill_id else Q())
-            .annotate(
-                held=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES), distinct=True)
-            )
-            .filter(held__lt=F("max_open_tickets"))
+    to an available agent with the skill and room under its cap. None: left in the queue.
+
+    Safe with many workers at once: the ticket and the chosen agent are locked and
+    the agent's load recounted under the lock, so no agent goes over its cap.
+    """
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().select_related("client").get(pk=ticket_id)
+        if ticket.assignee_id or ticket.status not in OPEN_STATUSES:
+            return None
+        teams = Team.objects.filter(clients=ticket.client).exclude(
+            assignment=AssignmentStrategy.MANUAL
         )
-        if team.assignment == AssignmentStrategy.LEAST_LOADED:
-            order = ("held", F("last_assigned_at").asc(nulls_first=True), "pk")
-        else:
-            order = (F("last_assigned_at").asc(nulls_first=True), "pk")
-        agent = candidates.order_by(*order).first()
-        if agent is None:
-            continue  # nobody free in this team; the next team may have someone
-        with transaction.atomic():
-            kind = f"auto_assigned ({team.assignment})"
-            # False: an agent took it meanwhile, which is just as good.
-            return agent if _give(ticket, agent, SYSTEM, kind, only_if_free=True) else None
+        for team in teams.order_by("name"):
+            agent = _pick(team, ticket)
+            if agent is not None:
+                _give(
+                    ticket, agent, SYSTEM, f"auto_assigned ({team.assignment})", only_if_free=True
+                )
+                return agent
+    return None
+
+
+def _pick(team: Team, ticket: Ticket) -> Agent | None:
+    """The team's next agent for the ticket, locked, with room under its cap."""
+    candidates = (
+        team.agents.filter(presence=Presence.AVAILABLE)
+        .filter(Q(skills=ticket.required_skill) if ticket.required_skill_id else Q())
+        .annotate(held=Count("tickets", filter=Q(tickets__status__in=OPEN_STATUSES), distinct=True))
+        .filter(held__lt=F("max_open_tickets"))
+    )
+    if team.assignment == AssignmentStrategy.LEAST_LOADED:
+        order = ("held", F("last_assigned_at").asc(nulls_first=True), "pk")
+    else:
+        order = (F("last_assigned_at").asc(nulls_first=True), "pk")
+    for candidate in candidates.order_by(*order).values_list("pk", flat=True)[:20]:
+        # Another worker may be giving this agent a ticket right now: skip it then.
+        agent = Agent.objects.select_for_update(skip_locked=True).filter(pk=candidate).first()
+        if agent is not None and held_by(agent).count() < agent.max_open_tickets:
+            return agent
     return None

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
+from django.utils import timezone
 
 from .. import sla
 from ..models import (
@@ -26,7 +27,16 @@ def override_priority(ticket: Ticket, priority: str, reason: str, actor: Actor) 
         ticket.priority = priority
         ticket.priority_overridden = True
         sla.apply_deadlines(ticket)
-        ticket.save(update_fields=[*SLA_FIELDS, "priority", "priority_overridden", "updated_at"])
+        sla.refresh_state(ticket, timezone.now())
+        ticket.save(
+            update_fields=[
+                *SLA_FIELDS,
+                "sla_state",
+                "priority",
+                "priority_overridden",
+                "updated_at",
+            ]
+        )
         record_event(
             ticket,
             actor,

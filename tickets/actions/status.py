@@ -44,7 +44,10 @@ def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> N
     if status in OPEN_STATUSES and old not in OPEN_STATUSES:
         release_fingerprint_if_taken(ticket, actor)
     ticket.status = status
-    ticket.resolved_at = now if status == TicketStatus.RESOLVED else None
+    if status == TicketStatus.RESOLVED:
+        ticket.resolved_at = now
+    elif status in OPEN_STATUSES:
+        ticket.resolved_at = None  # reopened; closing keeps when it was resolved
     if status == TicketStatus.WAITING:
         sla.pause(ticket, now)
     elif old == TicketStatus.WAITING:

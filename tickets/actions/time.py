@@ -13,6 +13,7 @@ from ..signals import time_entry_recorded
 from .base import Actor, record_event
 
 FUTURE_SLACK = timedelta(minutes=5)  # clocks differ a little between machines
+MAX_AGE = timedelta(days=30)  # older time is a typo, or the SDM's to correct
 
 
 def record_time(
@@ -39,6 +40,8 @@ def record_time(
         errors["ended_at"] = "An entry cannot be longer than 24 hours; split it."
     elif ended_at > timezone.now() + FUTURE_SLACK:
         errors["ended_at"] = "The end is in the future."
+    elif started_at < timezone.now() - MAX_AGE:
+        errors["started_at"] = "Time older than 30 days cannot be logged here; ask the SDM."
     if work_type not in WorkType.values:
         errors["work_type"] = f"Unknown work type {work_type!r}."
     if errors:

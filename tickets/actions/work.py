@@ -14,7 +14,9 @@ def add_note(ticket: Ticket, actor: Actor, text: str) -> InternalNote:
     if not text:
         raise ValidationError({"text": "The note is empty."})
     with transaction.atomic():
-        note = InternalNote.objects.create(ticket=ticket, author=actor.user, text=text)
+        note = InternalNote.objects.create(
+            ticket=ticket, author=actor.user, author_label=actor.label[:100], text=text
+        )
         record_event(ticket, actor, "note_added", new={"note": note.pk})
         return note
 
@@ -29,7 +31,10 @@ def resolve_ticket(ticket: Ticket, actor: Actor, resolution: str) -> Ticket:
         if ticket.status == TicketStatus.RESOLVED:
             raise ValidationError("The ticket is already resolved.")
         InternalNote.objects.create(
-            ticket=ticket, author=actor.user, text=f"Resolution: {resolution}"
+            ticket=ticket,
+            author=actor.user,
+            author_label=actor.label[:100],
+            text=f"Resolution: {resolution}",
         )
         apply_status(ticket, TicketStatus.RESOLVED, actor, note=resolution)
         return ticket
@@ -38,15 +43,21 @@ def resolve_ticket(ticket: Ticket, actor: Actor, resolution: str) -> Ticket:
 def start_timer(agent: Agent, ticket: Ticket) -> RunningTimer:
     """Start the agent's clock on a ticket (one clock per agent: a running one moves)."""
     timer, _ = RunningTimer.objects.update_or_create(
-        agent=agent, defaults={"ticket": ticket, "started_at": timezone.now()}
+        agent=agent, defaults={"ticket": ticket, "started_at": timezone.now(), "stopped_at": None}
     )
     return timer
 
 
 def stop_timer(agent: Agent) -> RunningTimer | None:
-    """Stop the clock; returns it (ticket, started_at) for the time entry form, or None."""
+    """Stop the clock; it stays, stopped, until its time is logged (see log_timer_time)."""
     with transaction.atomic():
         timer = RunningTimer.objects.select_for_update().filter(agent=agent).first()
-        if timer:
-            timer.delete()
+        if timer and timer.stopped_at is None:
+            timer.stopped_at = timezone.now()
+            timer.save(update_fields=["stopped_at"])
         return timer
+
+
+def clear_timer(agent: Agent, ticket: Ticket) -> None:
+    """The timer's time was logged on this ticket: the clock goes."""
+    RunningTimer.objects.filter(agent=agent, ticket=ticket).delete()

@@ -3,9 +3,12 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from clients.models import Client
+
 from ..actions import CapReached, claim_next_ticket
 from ..forms import QueueFilterForm
-from ..queue import QUEUE_ORDER, held_by, visible_to
+from ..models.ticket import OPEN_STATUSES
+from ..queue import QUEUE_ORDER, client_ids_of, held_by, visible_to
 from .access import agent_required
 
 PAGE = 50
@@ -46,7 +49,7 @@ def my_tickets(request):
 @agent_required
 def team_queue(request):
     form = QueueFilterForm(request.GET or None)
-    tickets = visible_to(request.agent).filter(status__in=("new", "open", "waiting"))
+    tickets = visible_to(request.agent).filter(status__in=OPEN_STATUSES)
     if form.is_valid():
         if form.cleaned_data["client"]:
             tickets = tickets.filter(client__slug=form.cleaned_data["client"])
@@ -55,7 +58,8 @@ def team_queue(request):
         if form.cleaned_data["unassigned"]:
             tickets = tickets.filter(assignee__isnull=True)
     tickets = tickets.select_related(*LIST_FIELDS).order_by(*QUEUE_ORDER)
-    clients = sorted({(c.slug, c.name) for t in request.agent.teams.all() for c in t.clients.all()})
+    clients = Client.objects.filter(pk__in=client_ids_of(request.agent)).order_by("name")
+    clients = list(clients.values_list("slug", "name"))
     context = {
         "page": _page(request, tickets),
         "form": form,

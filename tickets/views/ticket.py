@@ -9,6 +9,7 @@ from ..actions import (
     Actor,
     add_note,
     change_status,
+    clear_timer,
     record_time,
     resolve_ticket,
     start_timer,
@@ -32,7 +33,7 @@ def _render(request, ticket, status=200, **forms):
     context = {
         "ticket": ticket,
         "thread": ticket.messages.prefetch_related("attachments").order_by("sent_at", "id"),
-        "notes": ticket.notes.select_related("author"),
+        "notes": ticket.notes.all(),
         "events": ticket.events.all(),
         "entries": ticket.time_entries.select_related("agent__user"),
         "timer": timer,
@@ -71,7 +72,7 @@ def log_time(request, pk: int):
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            RunningTimer.objects.filter(agent=request.agent, ticket=ticket).delete()
+            clear_timer(request.agent, ticket)
             messages.success(request, "Time logged.")
             return redirect("desk:ticket", pk=ticket.pk)
     return _render(request, ticket, status=400, time_form=form)
@@ -83,7 +84,7 @@ def timer(request, pk: int):
     ticket = _ticket_for(request, pk)
     if request.POST.get("action") == "stop":
         stop_timer(request.agent)
-        messages.info(request, "Timer stopped.")
+        messages.info(request, "Timer stopped: log its time below.")
     else:
         start_timer(request.agent, ticket)
         messages.info(request, "Timer started.")
@@ -134,9 +135,21 @@ def attachment(request, pk: int, attachment_id: int):
     found = Attachment.objects.filter(pk=attachment_id, message__ticket=ticket).first()
     if found is None:
         raise Http404
-    # Inline display only for images; anything else downloads, never renders as HTML.
-    as_attachment = not found.content_type.startswith("image/")
-    return FileResponse(found.file.open("rb"), as_attachment=as_attachment, filename=found.filename)
+    # The sender chose the type and the name: only plain raster images show inline,
+    # under their own type; everything else (HTML, SVG, ...) downloads as bytes.
+    inline = found.content_type in INLINE_IMAGE_TYPES
+    response = FileResponse(
+        found.file.open("rb"),
+        as_attachment=not inline,
+        filename=found.filename,
+        content_type=found.content_type if inline else "application/octet-stream",
+    )
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
 
 
 def _add_errors(form, exc: ValidationError) -> None:
