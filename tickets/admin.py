@@ -1,14 +1,17 @@
 import re
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from .actions import Actor, assign_ticket, override_priority
 from .intake.pipeline import FAILED, process_inbound
 from .models import (
     Agent,
@@ -16,6 +19,7 @@ from .models import (
     InboundMail,
     InboundStatus,
     Message,
+    Priority,
     PriorityMatrixCell,
     Skill,
     Team,
@@ -82,15 +86,27 @@ class PriorityMatrixAdmin(admin.ModelAdmin):
         return False
 
 
+class AssignForm(forms.Form):
+    agent = forms.ModelChoiceField(queryset=Agent.objects.select_related("user"))
+
+
+class OverridePriorityForm(forms.Form):
+    priority = forms.ChoiceField(choices=Priority.choices)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
+
+
 @admin.register(Ticket)
 class TicketAdmin(ReadOnlyAdmin):
+    """The SDM's view of all work: read-only rows, changed through audited actions."""
+
     list_display = [
-        "reference", "subject", "client", "status", "is_alert", "occurrence_count",
-        "psa_ticket_number", "created_at",
+        "reference", "priority", "subject", "client", "status", "assignee", "sla_state",
+        "sla_next_due", "is_alert", "occurrence_count", "psa_ticket_number", "created_at",
     ]  # fmt: skip
-    list_filter = ["status", "is_alert", "client", "source"]
+    list_filter = ["status", "priority", "sla_state", "assignee", "is_alert", "client", "source"]
+    actions = ["assign", "override"]
     search_fields = ["subject", "psa_ticket_number", "requester_email", "=id"]
-    list_select_related = ["client"]
+    list_select_related = ["client", "assignee__user"]
     readonly_fields = [
         "client", "source", "requester_email", "requester_name", "psa_ticket_number",
         "is_alert", "fingerprint", "alert_state", "occurrence_count", "last_occurrence_at",
@@ -104,6 +120,50 @@ class TicketAdmin(ReadOnlyAdmin):
 
     def get_search_results(self, request, queryset, search_term):
         return super().get_search_results(request, queryset, _without_hd(search_term))
+
+    def has_assign_permission(self, request) -> bool:
+        return request.user.has_perm("tickets.assign_ticket")
+
+    def has_override_permission(self, request) -> bool:
+        return request.user.has_perm("tickets.override_priority")
+
+    def _action_form(self, request, queryset, form_class, action: str, title: str, apply):
+        """An intermediate page: the form, then `apply(ticket, data)` for each ticket."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done, refused = 0, []
+            for ticket in queryset:
+                try:
+                    apply(ticket, form.cleaned_data)
+                    done += 1
+                except (ValueError, PermissionDenied) as exc:
+                    refused.append(f"{ticket.reference}: {exc}")
+            self.message_user(request, f"{title}: {done} ticket(s).", messages.SUCCESS)
+            for line in refused:
+                self.message_user(request, line, messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title, "form": form, "tickets": list(queryset), "action": action,
+            "opts": self.model._meta,
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/tickets/action_form.html", context)
+
+    @admin.action(description="Assign to an agent…", permissions=["assign"])
+    def assign(self, request, queryset):
+        actor = Actor.of(request.user)
+        return self._action_form(
+            request, queryset, AssignForm, "assign", "Assign to an agent",
+            lambda ticket, data: assign_ticket(ticket, data["agent"], actor),
+        )  # fmt: skip
+
+    @admin.action(description="Override the priority…", permissions=["override"])
+    def override(self, request, queryset):
+        actor = Actor.of(request.user)
+        return self._action_form(
+            request, queryset, OverridePriorityForm, "override", "Override the priority",
+            lambda ticket, data: override_priority(ticket, data["priority"], data["reason"], actor),
+        )  # fmt: skip
 
 
 class AttachmentInline(ReadOnlyInline, admin.TabularInline):

@@ -44,16 +44,17 @@ def flag_sla_states(now: datetime | None = None) -> int:
         calendar, at_risk_percent = calendars[ticket.client_id]
         state = sla.state_at(ticket, now, calendar, at_risk_percent)
         if state != ticket.sla_state:
-            changed += _transition(ticket, state)
+            changed += _transition(ticket, now)
     return changed
 
 
-def _transition(ticket: Ticket, state: str) -> int:
+def _transition(ticket: Ticket, now: datetime) -> int:
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().select_related("client").get(pk=ticket.pk)
         if locked.sla_paused_at or locked.status not in OPEN_STATUSES:
             return 0  # paused or resolved since it was read
         old = locked.sla_state
+        state = sla.refresh_state(locked, now)  # on the locked row, not the one read before
         if old == state:
             return 0
         locked.sla_state = state

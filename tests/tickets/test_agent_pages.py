@@ -181,3 +181,40 @@ def test_the_ticket_page_runs_the_same_queries_however_long_the_thread(alex, cli
     for n in range(1, 30):
         ingest(build_mail(message_id=f"<t{n}@x>", headers={"In-Reply-To": "<t0@x>"}))
     assert queries_for(client, f"/desk/tickets/{ticket.pk}/") == small
+
+
+def test_an_agent_sets_its_presence_from_any_page(alex, client):
+    client.post("/desk/presence/", {"presence": "away", "next": "/desk/queue/"})
+    alex.refresh_from_db()
+    assert alex.presence == "away"
+    assert client.post("/desk/presence/", {"presence": "asleep"}).status_code == 302
+    alex.refresh_from_db()
+    assert alex.presence == "away"
+
+
+def test_an_agent_hands_a_ticket_back_to_the_queue(alex, client):
+    ticket = ingest(build_mail()).ticket
+    client.post("/desk/take-next/")
+    client.post(f"/desk/tickets/{ticket.pk}/release/")
+    ticket.refresh_from_db()
+    assert ticket.assignee is None
+    assert ticket.events.filter(kind="released").exists()
+
+
+def test_inline_images_point_at_their_attachment_and_remote_ones_are_blocked(alex, client):
+    from email.message import EmailMessage
+
+    msg = EmailMessage()
+    msg["From"], msg["To"], msg["Subject"] = "pat@customer.example", "acme@in.test", "photo"
+    msg.set_content("see photo")
+    msg.add_alternative(
+        '<p><img src="cid:photo1@x"><img src="https://tracker.example/p.gif"></p>', subtype="html"
+    )
+    msg.get_payload()[1].add_related(
+        b"\x89PNG\r\n\x1a\n", maintype="image", subtype="png", cid="<photo1@x>"
+    )
+    ticket = ingest(msg.as_bytes()).ticket
+    attachment = ticket.messages.get().attachments.get()
+    page = client.get(f"/desk/tickets/{ticket.pk}/").content.decode()
+    assert f'src="/desk/tickets/{ticket.pk}/attachments/{attachment.pk}/"' in page
+    assert "img-src 'self' data:" in page  # the CSP keeps tracking pixels from loading

@@ -119,3 +119,15 @@ def test_a_pause_counts_only_business_time(acme):
     sla.pause(ticket, datetime(2026, 12, 4, 16, tzinfo=LONDON).astimezone(UTC))
     waited = sla.resume(ticket, datetime(2026, 12, 7, 10, tzinfo=LONDON).astimezone(UTC))
     assert waited == timedelta(hours=2)  # Friday 16-17 and Monday 9-10, not the weekend
+
+
+def test_time_spent_resolved_does_not_count_when_a_reply_reopens_it(acme):
+    policy(acme, business_hours_only=False, P3=(30, 240))
+    ticket = ingest(build_mail(message_id="<first@customer.example>")).ticket
+    ticket = change_status(ticket, "resolved", INTAKE_ACTOR)
+    assert (ticket.sla_paused_at is not None, ticket.sla_state) == (True, "")
+    Ticket.objects.filter(pk=ticket.pk).update(sla_paused_at=timezone.now() - timedelta(days=3))
+    ingest(build_mail(headers={"In-Reply-To": "<first@customer.example>"}))
+    ticket.refresh_from_db()
+    assert ticket.status == "open"
+    assert ticket.resolution_due > timezone.now()  # three days resolved did not count

@@ -7,7 +7,14 @@ is rolled back and retried, never half-applied. The others keep their savepoint,
 so a refusal (a ValidationError) leaves the caller's transaction usable.
 """
 
-from .assignment import CapReached, assign_ticket, auto_assign, claim_next_ticket
+from .assignment import (
+    CapReached,
+    assign_ticket,
+    auto_assign,
+    claim_next_ticket,
+    release_ticket,
+    set_presence,
+)
 from .base import INTAKE, INTAKE_ACTOR, Actor, record_event
 from .mail import (
     NewTicketFields,
@@ -27,6 +34,8 @@ __all__ = [
     "assign_ticket",
     "auto_assign",
     "claim_next_ticket",
+    "release_ticket",
+    "set_presence",
     "INTAKE",
     "INTAKE_ACTOR",
     "Actor",

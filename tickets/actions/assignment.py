@@ -141,3 +141,23 @@ def _pick(team: Team, ticket: Ticket) -> Agent | None:
         if agent is not None and held_by(agent).count() < agent.max_open_tickets:
             return agent
     return None
+
+
+def release_ticket(ticket: Ticket, agent: Agent) -> Ticket:
+    """The agent hands a ticket back to the queue (audited)."""
+    with transaction.atomic():
+        ticket = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if ticket.assignee_id != agent.pk:
+            raise ValueError(f"{ticket.reference} is not yours to hand back.")
+        Ticket.objects.filter(pk=ticket.pk).update(assignee=None, updated_at=timezone.now())
+        ticket.assignee = None
+        record_event(ticket, Actor.of(agent.user), "released", old={"agent": agent.pk}, new=None)
+        return ticket
+
+
+def set_presence(agent: Agent, presence: str) -> Agent:
+    if presence not in Presence.values:
+        raise ValueError(f"{presence!r} is not a presence.")
+    Agent.objects.filter(pk=agent.pk).update(presence=presence)
+    agent.presence = presence
+    return agent

@@ -38,8 +38,14 @@ def release_fingerprint_if_taken(ticket: Ticket, actor: Actor) -> None:
         ticket.save(update_fields=["fingerprint", "updated_at"])
 
 
+# The SLA clock stands still while the work is not ours: waiting on the MSP or its
+# customer, or resolved (a reopened ticket continues where it stopped).
+PAUSED_STATUSES = (TicketStatus.WAITING, TicketStatus.RESOLVED, TicketStatus.CLOSED)
+
+
 def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> None:
-    """Change the status; waiting on the MSP or its customer pauses the SLA clock."""
+    """Change the status, pausing or resuming the SLA clock as the work leaves or
+    comes back to us."""
     old, now = ticket.status, timezone.now()
     if status in OPEN_STATUSES and old not in OPEN_STATUSES:
         release_fingerprint_if_taken(ticket, actor)
@@ -48,12 +54,14 @@ def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> N
         ticket.resolved_at = now
     elif status in OPEN_STATUSES:
         ticket.resolved_at = None  # reopened; closing keeps when it was resolved
-    if status == TicketStatus.WAITING:
+    if status in PAUSED_STATUSES:
         sla.pause(ticket, now)
-    elif old == TicketStatus.WAITING:
+        if status != TicketStatus.WAITING:
+            ticket.sla_state = ""  # nothing is due while it is resolved
+    elif old in PAUSED_STATUSES:
         waited = sla.resume(ticket, now)
         record_event(ticket, actor, "sla_resumed", new={"paused_for_s": waited.total_seconds()})
-    ticket.save(update_fields=[*SLA_FIELDS, "status", "resolved_at", "updated_at"])
+    ticket.save(update_fields=[*SLA_FIELDS, "sla_state", "status", "resolved_at", "updated_at"])
     record_event(ticket, actor, "status_changed", old=old, new=status, note=note)
 
 

@@ -113,6 +113,12 @@ class Ticket(models.Model):
                 condition=Q(status__in=OPEN_STATUSES),
                 name="ticket_open_queue",
             ),
+            # An agent serving a few clients whose work is all low priority.
+            models.Index(
+                fields=["client", "priority", "sla_next_due", "created_at", "id"],
+                condition=Q(assignee__isnull=True) & Q(status__in=OPEN_STATUSES),
+                name="ticket_unassigned_by_client",
+            ),
         ]
         permissions = [
             ("override_priority", "Can override a ticket's priority"),

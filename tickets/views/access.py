@@ -3,7 +3,7 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
 
-from ..models import Agent
+from ..models import Agent, Presence
 
 
 def agent_required(view):
@@ -16,6 +16,7 @@ def agent_required(view):
         if agent is None:
             return render(request, "desk/not_an_agent.html", status=403)
         request.agent = agent
+        request.presence_choices = Presence.choices
         return view(request, *args, **kwargs)
 
     return wrapper

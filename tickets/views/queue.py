@@ -5,7 +5,7 @@ from django.views.decorators.http import require_POST
 
 from clients.models import Client
 
-from ..actions import CapReached, claim_next_ticket
+from ..actions import CapReached, claim_next_ticket, set_presence
 from ..forms import QueueFilterForm
 from ..models.ticket import OPEN_STATUSES
 from ..queue import QUEUE_ORDER, client_ids_of, held_by, visible_to
@@ -83,3 +83,13 @@ def take_next(request):
         return redirect("desk:my-tickets")
     messages.success(request, f"{ticket.reference} is yours.")
     return redirect("desk:ticket", pk=ticket.pk)
+
+
+@require_POST
+@agent_required
+def presence(request):
+    try:
+        set_presence(request.agent, request.POST.get("presence", ""))
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect(request.POST.get("next") or "desk:my-tickets")

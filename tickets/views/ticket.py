@@ -1,7 +1,10 @@
+import re
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -11,6 +14,7 @@ from ..actions import (
     change_status,
     clear_timer,
     record_time,
+    release_ticket,
     resolve_ticket,
     start_timer,
     stop_timer,
@@ -30,9 +34,12 @@ def _ticket_for(request, pk: int) -> Ticket:
 
 def _render(request, ticket, status=200, **forms):
     timer = RunningTimer.objects.filter(agent=request.agent).select_related("ticket").first()
+    thread = list(ticket.messages.prefetch_related("attachments").order_by("sent_at", "id"))
+    for message in thread:
+        message.shown_html = _inline_images(message, ticket) if message.html else ""
     context = {
         "ticket": ticket,
-        "thread": ticket.messages.prefetch_related("attachments").order_by("sent_at", "id"),
+        "thread": thread,
         "notes": ticket.notes.all(),
         "events": ticket.events.all(),
         "entries": ticket.time_entries.select_related("agent__user"),
@@ -158,3 +165,36 @@ def _add_errors(form, exc: ValidationError) -> None:
             form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)
+
+
+@require_POST
+@agent_required
+def release(request, pk: int):
+    ticket = _ticket_for(request, pk)
+    try:
+        release_ticket(ticket, request.agent)
+    except ValueError as exc:
+        messages.error(request, str(exc))
+        return redirect("desk:ticket", pk=ticket.pk)
+    messages.info(request, f"{ticket.reference} is back in the queue.")
+    return redirect("desk:my-tickets")
+
+
+_CID = re.compile(r"""(src=["'])cid:([^"']+)(["'])""", re.IGNORECASE)
+
+
+def _inline_images(message, ticket) -> str:
+    """The sanitised HTML with its cid: images pointed at their attachments."""
+    urls = {
+        a.content_id: reverse("desk:attachment", args=[ticket.pk, a.pk])
+        for a in message.attachments.all()
+        if a.content_id
+    }
+    if not urls or "cid:" not in message.html:
+        return message.html
+
+    def swap(match: re.Match) -> str:
+        url = urls.get(match.group(2).strip("<>"))
+        return f"{match.group(1)}{url}{match.group(3)}" if url else match.group(0)
+
+    return _CID.sub(swap, message.html)

@@ -11,3 +11,8 @@ document.addEventListener("keydown", (event) => {
   }[event.key];
   if (go) { event.preventDefault(); go(); }
 });
+
+// Selects marked data-submit-on-change submit their form (the presence switch).
+document.addEventListener("change", (event) => {
+  if (event.target.matches("select[data-submit-on-change]")) event.target.form.requestSubmit();
+});
