@@ -7,27 +7,13 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.factories import UserFactory, make_agent
+from tests.factories import UserFactory
 from tests.intake_helpers import ingest
 from tests.mails import build_mail
-from tickets.models import Team, Ticket, TimeEntry
+from tickets.models import Ticket, TimeEntry
 
 pytestmark = pytest.mark.django_db
 LOCAL = "%Y-%m-%dT%H:%M"
-
-
-@pytest.fixture
-def team(acme):
-    team = Team.objects.create(name="Night shift")
-    team.clients.add(acme)
-    return team
-
-
-@pytest.fixture
-def alex(team, client):
-    agent = make_agent("alex", team)
-    client.force_login(agent.user)
-    return agent
 
 
 def test_the_desk_needs_a_login(client):

@@ -17,13 +17,6 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def team(acme):
-    team = Team.objects.create(name="Night shift")
-    team.clients.add(acme)
-    return team
-
-
-@pytest.fixture
 def new_ticket(run_jobs):
     """Mail a ticket in as intake does, jobs (automatic assignment) included."""
 

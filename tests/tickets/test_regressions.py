@@ -43,20 +43,6 @@ postgres_only = pytest.mark.skipif(
 
 
 @pytest.fixture
-def team(acme):
-    team = Team.objects.create(name="Night shift")
-    team.clients.add(acme)
-    return team
-
-
-@pytest.fixture
-def alex(team, client):
-    agent = make_agent("alex", team)
-    client.force_login(agent.user)
-    return agent
-
-
-@pytest.fixture
 def sdm(db):
     user = UserFactory(username="sdm", email="sdm@desk.example")
     user.groups.add(Group.objects.get_or_create(name=SDM_GROUP)[0])
