@@ -52,14 +52,47 @@ def deadlines(ticket: Ticket) -> tuple[datetime | None, datetime | None]:
         return None, None  # a calendar with no hours: no deadline rather than a wrong one
 
 
-def apply_deadlines(ticket: Ticket) -> None:
-    """Set the ticket's deadlines in memory (the caller saves)."""
+def apply_deadlines(ticket: Ticket, now: datetime | None = None) -> None:
+    """Set the ticket's deadlines, and when its SLA state can next change, in memory
+    (the caller saves)."""
     ticket.first_response_due, ticket.resolution_due = deadlines(ticket)
     ticket.sla_next_due = (
         ticket.first_response_due
         if ticket.first_responded_at is None and ticket.first_response_due
         else ticket.resolution_due
     )
+    ticket.sla_check_at = next_check(ticket, now or ticket.created_at)
+    if ticket.sla_next_due and not ticket.sla_state:
+        ticket.sla_state = SlaState.OK  # on track until the watch says otherwise
+
+
+def next_check(ticket: Ticket, after: datetime) -> datetime | None:
+    """The first instant after `after` when the ticket's SLA state can change: a pending
+    deadline's at-risk point or the deadline itself. The watch looks only at tickets
+    whose instant has come, so a minute's run costs what changes, not what is open."""
+    policy = policy_of(ticket.client)
+    target = policy.targets_for(ticket.priority) if policy and ticket.priority else None
+    if target is None:
+        return None
+    calendar = calendar_of(ticket.client, after)
+    pending = []
+    if ticket.first_responded_at is None and ticket.first_response_due:
+        pending.append((target.first_response, ticket.first_response_due))
+    if ticket.resolved_at is None and ticket.resolution_due:
+        pending.append((target.resolution, ticket.resolution_due))
+    instants = []
+    for length, due in pending:
+        try:
+            at_risk = add_business_time(
+                calendar,
+                ticket.created_at,
+                length * policy.at_risk_percent / 100 + ticket.sla_paused_for,
+            )
+        except NeverOpen:
+            continue
+        instants += [at_risk, due]
+    later = [instant for instant in instants if instant > after]
+    return min(later) if later else None
 
 
 def pause(ticket: Ticket, now: datetime) -> None:
@@ -74,7 +107,7 @@ def resume(ticket: Ticket, now: datetime) -> timedelta:
     waited = business_time_between(calendar_of(ticket.client, now), ticket.sla_paused_at, now)
     ticket.sla_paused_for += waited
     ticket.sla_paused_at = None
-    apply_deadlines(ticket)
+    apply_deadlines(ticket, now)
     return waited
 
 

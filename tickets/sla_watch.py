@@ -22,47 +22,36 @@ _WORSE = {SlaState.NONE: 0, SlaState.OK: 0, SlaState.AT_RISK: 1, SlaState.BREACH
 
 
 def flag_sla_states(now: datetime | None = None) -> int:
-    """Update sla_state on open tickets with deadlines; returns how many changed."""
+    """Update sla_state on the tickets whose next check has come; returns how many changed.
+
+    Each ticket carries `sla_check_at`, the next instant its state can change (an
+    at-risk point or a deadline): a run reads only those due, not every open ticket.
+    """
     now = now or timezone.now()
-    candidates = (
-        Ticket.objects.filter(status__in=OPEN_STATUSES, sla_paused_at__isnull=True)
-        # A breach stays a breach, unless its deadlines moved past now (a priority
-        # override, say).
-        .exclude(sla_state=SlaState.BREACHED, sla_next_due__lte=now)
-        .exclude(first_response_due__isnull=True, resolution_due__isnull=True)
-        .select_related("client", "client__sla_policy", "client__calendar")
-    )
-    calendars: dict[int, tuple] = {}
+    due = Ticket.objects.filter(
+        status__in=OPEN_STATUSES, sla_paused_at__isnull=True, sla_check_at__lte=now
+    ).values_list("pk", flat=True)
     changed = 0
-    for ticket in candidates.iterator(chunk_size=500):
-        if ticket.client_id not in calendars:
-            policy = sla.policy_of(ticket.client)
-            calendars[ticket.client_id] = (
-                sla.calendar_of(ticket.client, now),
-                policy.at_risk_percent if policy else 75,
-            )
-        calendar, at_risk_percent = calendars[ticket.client_id]
-        state = sla.state_at(ticket, now, calendar, at_risk_percent)
-        if state != ticket.sla_state:
-            changed += _transition(ticket, now)
+    for pk in list(due[:5000]):
+        changed += _check(pk, now)
     return changed
 
 
-def _transition(ticket: Ticket, now: datetime) -> int:
+def _check(pk: int, now: datetime) -> int:
     with transaction.atomic():
-        locked = Ticket.objects.select_for_update().select_related("client").get(pk=ticket.pk)
+        locked = Ticket.objects.select_for_update().select_related("client").get(pk=pk)
         if locked.sla_paused_at or locked.status not in OPEN_STATUSES:
             return 0  # paused or resolved since it was read
         old = locked.sla_state
-        state = sla.refresh_state(locked, now)  # on the locked row, not the one read before
+        state = sla.refresh_state(locked, now)
+        locked.sla_check_at = sla.next_check(locked, now)
+        locked.save(update_fields=["sla_state", "sla_check_at", "updated_at"])
         if old == state:
             return 0
-        locked.sla_state = state
-        locked.save(update_fields=["sla_state", "updated_at"])
         record_event(locked, SLA_WATCH, "sla_state_changed", old=old, new=state)
         if _WORSE[state] > _WORSE[old]:
             label = "BREACHED" if state == SlaState.BREACHED else "at risk"
-            due = (
+            deadline = (
                 locked.first_response_due
                 if locked.first_responded_at is None
                 else locked.resolution_due
@@ -70,6 +59,6 @@ def _transition(ticket: Ticket, now: datetime) -> int:
             notify_sdms(
                 f"[{locked.reference}] SLA {label}: {locked.subject[:80]}",
                 f"{locked.reference} for {locked.client} ({locked.priority}) is {label}.\n"
-                f"Due: {due:%Y-%m-%d %H:%M} UTC\nSubject: {locked.subject}\n",
+                f"Due: {deadline:%Y-%m-%d %H:%M} UTC\nSubject: {locked.subject}\n",
             )
     return 1

@@ -71,7 +71,7 @@ def test_a_paused_ticket_is_not_flagged(ticket, django_capture_on_commit_callbac
     change_status(ticket, "waiting", INTAKE_ACTOR)
     run(ticket, 120, django_capture_on_commit_callbacks)
     ticket.refresh_from_db()
-    assert ticket.sla_state == ""
+    assert ticket.sla_state == "ok"  # as it was when it started waiting
     assert mail.outbox == []
 
 
@@ -84,3 +84,16 @@ def test_a_new_p1_mails_the_sdm_at_once(acme, sdm, django_capture_on_commit_call
     assert ticket.priority == "P1"
     [message] = mail.outbox
     assert message.subject.startswith(f"[{ticket.reference}] New P1")
+
+
+def test_a_run_reads_only_tickets_whose_check_has_come(ticket, django_capture_on_commit_callbacks):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    assert ticket.sla_check_at == ticket.created_at + timedelta(minutes=45)  # 75% of 60
+    with CaptureQueriesContext(connection) as quiet:
+        assert run(ticket, 30, django_capture_on_commit_callbacks) == 0
+    assert len(quiet) == 1  # one indexed query, no ticket read
+    run(ticket, 46, django_capture_on_commit_callbacks)
+    ticket.refresh_from_db()
+    assert ticket.sla_check_at == ticket.created_at + timedelta(minutes=60)  # the deadline next

@@ -26,8 +26,9 @@ def override_priority(ticket: Ticket, priority: str, reason: str, actor: Actor) 
         old = {"priority": ticket.priority, "resolution_due": _iso(ticket.resolution_due)}
         ticket.priority = priority
         ticket.priority_overridden = True
-        sla.apply_deadlines(ticket)
-        sla.refresh_state(ticket, timezone.now())
+        now = timezone.now()
+        sla.apply_deadlines(ticket, now)
+        sla.refresh_state(ticket, now)
         ticket.save(
             update_fields=[
                 *SLA_FIELDS,

@@ -66,7 +66,8 @@ def apply_status(ticket: Ticket, status: str, actor: Actor, note: str = "") -> N
 
 
 SLA_FIELDS = [
-    "first_response_due", "resolution_due", "sla_next_due", "sla_paused_at", "sla_paused_for",
+    "first_response_due", "resolution_due", "sla_next_due", "sla_check_at", "sla_paused_at",
+    "sla_paused_for",
 ]  # fmt: skip
 
 

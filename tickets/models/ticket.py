@@ -92,6 +92,8 @@ class Ticket(models.Model):
     sla_state = models.CharField(max_length=10, choices=SlaState, blank=True, db_index=True)
     # The deadline that orders the queue: first response until there is one, then resolution.
     sla_next_due = models.DateTimeField(null=True, blank=True)
+    # When the SLA state can next change (tickets/sla.py next_check): the watch's index.
+    sla_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
 
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
