@@ -204,3 +204,22 @@ def test_inline_images_point_at_their_attachment_and_remote_ones_are_blocked(ale
     page = client.get(f"/desk/tickets/{ticket.pk}/").content.decode()
     assert f'src="/desk/tickets/{ticket.pk}/attachments/{attachment.pk}/"' in page
     assert "img-src 'self' data:" in page  # the CSP keeps tracking pixels from loading
+
+
+def test_a_long_folded_alert_shows_its_first_and_latest_mails(alex, client, acme):
+    from tickets.models import Message
+
+    ticket = ingest(build_mail(subject="Disk alert 0")).ticket
+    first = ticket.messages.get()
+    Message.objects.bulk_create(
+        Message(
+            ticket=ticket,
+            client=acme,
+            subject=f"Disk alert {n}",
+            sent_at=first.sent_at + timedelta(minutes=n),
+        )
+        for n in range(1, 100)
+    )
+    page = client.get(f"/desk/tickets/{ticket.pk}/").content.decode()
+    assert "Disk alert 0<" in page and "Disk alert 99<" in page and "Disk alert 50<" not in page
+    assert "75 more mails in between" in page

@@ -34,12 +34,22 @@ def _ticket_for(request, pk: int) -> Ticket:
 
 def _render(request, ticket, status=200, **forms):
     timer = RunningTimer.objects.filter(agent=request.agent).select_related("ticket").first()
-    thread = list(ticket.messages.prefetch_related("attachments").order_by("sent_at", "id"))
+    messages_in_order = ticket.messages.prefetch_related("attachments").order_by("sent_at", "id")
+    total = ticket.messages.count()
+    hidden = 0
+    if total > THREAD_HEAD + THREAD_TAIL + 10:
+        # An alert folded thousands of times: its first mails and its latest are the story.
+        hidden = total - THREAD_HEAD - THREAD_TAIL
+        thread = [*messages_in_order[:THREAD_HEAD], *messages_in_order[total - THREAD_TAIL :]]
+    else:
+        thread = list(messages_in_order)
     for message in thread:
         message.shown_html = _inline_images(message, ticket) if message.html else ""
     context = {
         "ticket": ticket,
         "thread": thread,
+        "hidden": hidden,
+        "thread_head": THREAD_HEAD,
         "notes": ticket.notes.all(),
         "events": ticket.events.all(),
         "entries": ticket.time_entries.select_related("agent__user"),
@@ -157,6 +167,7 @@ def attachment(request, pk: int, attachment_id: int):
 
 
 INLINE_IMAGE_TYPES = {"image/png", "image/jpeg", "image/gif", "image/webp"}
+THREAD_HEAD, THREAD_TAIL = 5, 20
 
 
 def _add_errors(form, exc: ValidationError) -> None:
