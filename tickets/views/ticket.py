@@ -73,26 +73,35 @@ def ticket_page(request, pk: int):
     return _render(request, _ticket_for(request, pk))
 
 
-@require_POST
-@agent_required
-def log_time(request, pk: int):
+def _submit(request, pk: int, form_class, form_key: str, act, done: str = "", then=None):
+    """One form on the ticket page: valid and accepted by the action, then redirect;
+    otherwise the page again with the form's errors (400)."""
     ticket = _ticket_for(request, pk)
-    form = TimeEntryForm(request.POST)
+    form = form_class(request.POST)
     if form.is_valid():
-        data = form.cleaned_data
         try:
-            record_time(
-                ticket, request.agent, data["started_at"], data["ended_at"], data["summary"],
-                private_notes=data["private_notes"], billable=data["billable"],
-                work_type=data["work_type"],
-            )  # fmt: skip
+            act(ticket, form.cleaned_data)
         except ValidationError as exc:
             _add_errors(form, exc)
         else:
-            clear_timer(request.agent, ticket)
-            messages.success(request, "Time logged.")
-            return redirect("desk:ticket", pk=ticket.pk)
-    return _render(request, ticket, status=400, time_form=form)
+            if done:
+                messages.success(request, done.format(ticket=ticket))
+            return redirect(then or reverse("desk:ticket", args=[ticket.pk]))
+    return _render(request, ticket, status=400, **{form_key: form})
+
+
+@require_POST
+@agent_required
+def log_time(request, pk: int):
+    def act(ticket, data):
+        record_time(
+            ticket, request.agent, data["started_at"], data["ended_at"], data["summary"],
+            private_notes=data["private_notes"], billable=data["billable"],
+            work_type=data["work_type"],
+        )  # fmt: skip
+        clear_timer(request.agent, ticket)
+
+    return _submit(request, pk, TimeEntryForm, "time_form", act, "Time logged.")
 
 
 @require_POST
@@ -111,39 +120,31 @@ def timer(request, pk: int):
 @require_POST
 @agent_required
 def note(request, pk: int):
-    ticket = _ticket_for(request, pk)
-    form = NoteForm(request.POST)
-    if form.is_valid():
-        add_note(ticket, Actor.of(request.user), form.cleaned_data["text"])
-        return redirect("desk:ticket", pk=ticket.pk)
-    return _render(request, ticket, status=400, note_form=form)
+    actor = Actor.of(request.user)
+    return _submit(
+        request, pk, NoteForm, "note_form", lambda t, data: add_note(t, actor, data["text"])
+    )
 
 
 @require_POST
 @agent_required
 def status(request, pk: int):
-    ticket = _ticket_for(request, pk)
-    form = StatusForm(request.POST)
-    if form.is_valid():
-        change_status(ticket, form.cleaned_data["status"], Actor.of(request.user))
-        return redirect("desk:ticket", pk=ticket.pk)
-    return _render(request, ticket, status=400, status_form=form)
+    actor = Actor.of(request.user)
+    return _submit(
+        request, pk, StatusForm, "status_form",
+        lambda t, data: change_status(t, data["status"], actor),
+    )  # fmt: skip
 
 
 @require_POST
 @agent_required
 def resolve(request, pk: int):
-    ticket = _ticket_for(request, pk)
-    form = ResolveForm(request.POST)
-    if form.is_valid():
-        try:
-            resolve_ticket(ticket, Actor.of(request.user), form.cleaned_data["resolution"])
-        except ValidationError as exc:
-            _add_errors(form, exc)
-        else:
-            messages.success(request, f"{ticket.reference} resolved.")
-            return redirect("desk:my-tickets")
-    return _render(request, ticket, status=400, resolve_form=form)
+    actor = Actor.of(request.user)
+    return _submit(
+        request, pk, ResolveForm, "resolve_form",
+        lambda t, data: resolve_ticket(t, actor, data["resolution"]),
+        done="{ticket.reference} resolved.", then=reverse("desk:my-tickets"),
+    )  # fmt: skip
 
 
 @agent_required
