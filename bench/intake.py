@@ -12,6 +12,14 @@ nothing here passes or fails. See bench/README.md.
     .venv/bin/python bench/intake.py [--rounds N] [--profile] [--show-sql]
 """
 
+import sys
+from pathlib import Path
+
+# bench/queue.py is named like the stdlib's `queue`, which threads import: the
+# script's folder must not shadow it, so the repo root takes its place on the path.
+REPO = Path(__file__).resolve().parent.parent
+sys.path[0] = str(REPO)
+
 import argparse
 import base64
 import cProfile
@@ -23,15 +31,12 @@ import os
 import pstats
 import re
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
 from email import policy
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
 CORPUS = REPO.parent / "shared" / "corpus" / "email"
 SAMPLES = REPO / "samples" / "mail"
 URL = "/inbound/mailgun/"
@@ -243,7 +248,6 @@ def database_description(connection) -> str:
 
 def main() -> None:
     args = parse_args()
-    sys.path.insert(0, str(REPO))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
     import django
 

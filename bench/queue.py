@@ -23,15 +23,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path[0] = str(REPO)
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import math  # noqa: E402
-import os  # noqa: E402
-import random  # noqa: E402
-import statistics  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from datetime import timedelta  # noqa: E402
+import argparse
+import json
+import math
+import os
+import random
+import statistics
+import threading
+import time
+from datetime import timedelta
 
 OPEN = ("new", "open", "waiting")
 CLAIMER_COUNTS = (1, 4, 16)
