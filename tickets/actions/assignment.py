@@ -157,6 +157,13 @@ def assign_ticket(ticket: Ticket, agent: Agent, actor: Actor) -> Ticket:
         return ticket
 
 
+def client_assigns_automatically(client) -> bool:
+    """Whether a team serving the client assigns by a strategy (else: no job to run)."""
+    return (
+        Team.objects.filter(clients=client).exclude(assignment=AssignmentStrategy.MANUAL).exists()
+    )
+
+
 def auto_assign(ticket_id: int) -> Agent | None:
     """Assign a new ticket by its client's team strategy (round robin, least loaded),
     to an available agent with the skill and room under its cap. None: left in the queue.

@@ -27,7 +27,7 @@ from ..models import (
 )
 from ..models.message import attachment_path
 from ..notify import notify_sdms
-from .assignment import auto_assign
+from .assignment import auto_assign, client_assigns_automatically
 from .base import INTAKE_ACTOR, Actor, record_event
 from .status import apply_status
 
@@ -125,7 +125,8 @@ def create_ticket_from_mail(
             ticket.required_skill = Skill.objects.filter(name__iexact=ticket.category).first()
         sla.apply_deadlines(ticket)
         ticket.save()
-        transaction.on_commit(lambda: enqueue("default", auto_assign, ticket.pk))
+        if client_assigns_automatically(client):
+            transaction.on_commit(lambda: enqueue("default", auto_assign, ticket.pk))
         if ticket.priority == Priority.P1:
             notify_sdms(
                 f"[{ticket.reference}] New P1 for {client}: {ticket.subject[:80]}",
