@@ -108,39 +108,54 @@ _PICK_AND_GIVE = f"""
          ORDER BY priority, sla_next_due NULLS LAST, created_at, id
          LIMIT 1 FOR UPDATE SKIP LOCKED
     )
-    UPDATE tickets_ticket t
-       SET assignee_id = %(agent)s, updated_at = %(now)s,
-           first_responded_at = COALESCE(t.first_responded_at, %(now)s),
-           sla_next_due = t.resolution_due,
-           status = CASE WHEN pick.status = 'new' THEN 'open' ELSE t.status END
-      FROM pick WHERE t.id = pick.id
-    RETURNING t.id, pick.status
+    , given AS (
+        UPDATE tickets_ticket t
+           SET assignee_id = %(agent)s, updated_at = %(now)s,
+               first_responded_at = COALESCE(t.first_responded_at, %(now)s),
+               sla_next_due = t.resolution_due,
+               status = CASE WHEN pick.status = 'new' THEN 'open' ELSE t.status END
+          FROM pick WHERE t.id = pick.id
+        RETURNING t.*, pick.status AS old_status
+    ), agent AS (
+        UPDATE tickets_agent SET last_assigned_at = %(now)s
+         WHERE id = %(agent)s AND EXISTS (SELECT 1 FROM given)
+    ), audit AS (
+        -- The row record_event() writes, for the kind "claimed".
+        INSERT INTO tickets_ticketevent
+               (ticket_id, actor_id, actor_label, kind, old_value, new_value, note, created_at)
+        SELECT id, %(user)s, %(label)s, 'claimed',
+               CASE WHEN old_status = 'new'
+                    THEN jsonb_build_object('agent', NULL, 'status', 'new')
+                    ELSE jsonb_build_object('agent', NULL) END,
+               CASE WHEN old_status = 'new'
+                    THEN jsonb_build_object('agent', %(agent)s::bigint, 'status', 'open')
+                    ELSE jsonb_build_object('agent', %(agent)s::bigint) END,
+               '', %(now)s
+          FROM given
+    )
+    SELECT * FROM given
 """
 
 
 def _claim_in_two_statements(agent: Agent, actor: Actor, client_ids: list[int]) -> Ticket | None:
-    """claim_next_ticket on PostgreSQL: the same decision as the portable path in two
-    round trips (plus the audit row), for the rate a busy night needs."""
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(_LOCK_AGENT, {"agent": agent.pk})
-        cap, held = cursor.fetchone()
+    """claim_next_ticket on PostgreSQL: the same decision and audit row as the portable
+    path, in two statements (the agent's lock with its load; pick, give and audit),
+    for the rate a busy night needs."""
+    params = {
+        "agent": agent.pk,
+        "clients": client_ids,
+        "now": timezone.now(),
+        "user": actor.user.pk if actor.user else None,
+        "label": actor.label[:100],
+    }
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_AGENT, {"agent": agent.pk})
+            cap, held = cursor.fetchone()
         if held >= cap:
             raise CapReached(f"{agent} already holds {cap} open tickets.")
-        cursor.execute(_PICK_AND_GIVE, {"agent": agent.pk, "clients": client_ids, "now": now})
-        row = cursor.fetchone()
-        if row is None:
-            return None
-        ticket_id, old_status = row
-        cursor.execute(
-            "UPDATE tickets_agent SET last_assigned_at = %s WHERE id = %s", [now, agent.pk]
-        )
-        old, new = {"agent": None}, {"agent": agent.pk}
-        if old_status == TicketStatus.NEW:
-            old["status"], new["status"] = old_status, TicketStatus.OPEN
-        ticket = Ticket(pk=ticket_id)
-        record_event(ticket, actor, "claimed", old=old, new=new)
-    return Ticket.objects.get(pk=ticket_id)
+        given = list(Ticket.objects.raw(_PICK_AND_GIVE, params))
+    return given[0] if given else None
 
 
 def assign_ticket(ticket: Ticket, agent: Agent, actor: Actor) -> Ticket:
