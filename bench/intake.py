@@ -249,37 +249,15 @@ def database_description(connection) -> str:
 def main() -> None:
     args = parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
-    import django
-
-    django.setup()
-
-    from django.db import connection
-    from django.test.utils import (
-        override_settings,
-        setup_test_environment,
-        teardown_test_environment,
-    )
+    from bench.throwaway import throwaway_database
 
     # Production-like: DEBUG off (no query log). Every post runs the whole pipeline
     # in the request, as it does without Redis; attachments go to a temporary folder.
-    setup_test_environment(debug=False)
-    media = tempfile.TemporaryDirectory(prefix="bench-media-")
-    overrides = override_settings(REDIS_URL="", MEDIA_ROOT=media.name)
-    overrides.enable()
-    if connection.vendor != "sqlite":
-        # Not the test runner's test_<name>: a concurrent test run keeps its database.
-        connection.settings_dict["TEST"]["NAME"] = f"test_bench_{connection.settings_dict['NAME']}"
-    progress(f"creating a throwaway {connection.vendor} database and migrating it ...")
-    old_name = connection.creation.create_test_db(
-        verbosity=0, autoclobber=True, serialize=False, keepdb=False
-    )
-    try:
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-media-") as media,
+        throwaway_database("bench", REDIS_URL="", MEDIA_ROOT=media),
+    ):
         run(args)
-    finally:
-        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
-        overrides.disable()
-        teardown_test_environment()
-        media.cleanup()
 
 
 class Bench:

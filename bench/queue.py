@@ -222,28 +222,11 @@ def main() -> None:
     args = parse_args()
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # threads share nothing; tqdm is sync
-    import django
+    from bench.throwaway import throwaway_database
 
-    django.setup()
-    from django.db import connection
-    from django.test.utils import override_settings, setup_test_environment
-
-    setup_test_environment(debug=False)
     # No job queue: claiming never enqueues, and seeding runs no intake.
-    override_settings(REDIS_URL="").enable()
-    if connection.vendor != "sqlite":
-        connection.settings_dict["TEST"]["NAME"] = f"test_benchq_{connection.settings_dict['NAME']}"
-    progress(f"creating a throwaway {connection.vendor} database and migrating it ...")
-    old_name = connection.creation.create_test_db(
-        verbosity=0, autoclobber=True, serialize=False, keepdb=False
-    )
-    try:
+    with throwaway_database("benchq", REDIS_URL="") as connection:
         report(args, connection.vendor)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        connection.creation.destroy_test_db(old_name, verbosity=0, keepdb=False)
 
 
 def report(args, vendor: str) -> None:
