@@ -6,9 +6,10 @@ spent waiting on the MSP or its customer. Recomputing them from those three
 facts is all a pause, a resume or a priority change has to do.
 """
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from clients.models import BusinessCalendar, Client, SlaPolicy
+from clients.models import BusinessCalendar, Client, SlaPolicy, SlaTarget
 from desklib.businesstime import Calendar, NeverOpen, add_business_time, business_time_between
 
 from .models import Ticket
@@ -35,13 +36,32 @@ def calendar_of(client: Client, around: datetime) -> Calendar:
     return calendar.as_calendar(around.date())
 
 
-def deadlines(ticket: Ticket) -> tuple[datetime | None, datetime | None]:
-    """(first response due, resolution due) for the ticket's priority; None without a target."""
+@dataclass(frozen=True)
+class Terms:
+    """What a ticket's clock runs on: its client's policy, the target for its priority,
+    and the calendar (read once, for every computation that needs them)."""
+
+    policy: SlaPolicy
+    target: SlaTarget
+    calendar: Calendar
+
+
+def terms_of(ticket: Ticket, around: datetime) -> Terms | None:
     policy = policy_of(ticket.client)
     target = policy.targets_for(ticket.priority) if policy and ticket.priority else None
     if target is None:
+        return None
+    return Terms(policy, target, calendar_of(ticket.client, around))
+
+
+def deadlines(
+    ticket: Ticket, terms: Terms | None = None
+) -> tuple[datetime | None, datetime | None]:
+    """(first response due, resolution due) for the ticket's priority; None without a target."""
+    terms = terms or terms_of(ticket, ticket.created_at)
+    if terms is None:
         return None, None
-    calendar = calendar_of(ticket.client, ticket.created_at)
+    calendar, target = terms.calendar, terms.target
     start, paused = ticket.created_at, ticket.sla_paused_for
     try:
         return (
@@ -55,26 +75,26 @@ def deadlines(ticket: Ticket) -> tuple[datetime | None, datetime | None]:
 def apply_deadlines(ticket: Ticket, now: datetime | None = None) -> None:
     """Set the ticket's deadlines, and when its SLA state can next change, in memory
     (the caller saves)."""
-    ticket.first_response_due, ticket.resolution_due = deadlines(ticket)
+    terms = terms_of(ticket, now or ticket.created_at)
+    ticket.first_response_due, ticket.resolution_due = deadlines(ticket, terms)
     ticket.sla_next_due = (
         ticket.first_response_due
         if ticket.first_responded_at is None and ticket.first_response_due
         else ticket.resolution_due
     )
-    ticket.sla_check_at = next_check(ticket, now or ticket.created_at)
+    ticket.sla_check_at = next_check(ticket, now or ticket.created_at, terms)
     if ticket.sla_next_due and not ticket.sla_state:
         ticket.sla_state = SlaState.OK  # on track until the watch says otherwise
 
 
-def next_check(ticket: Ticket, after: datetime) -> datetime | None:
+def next_check(ticket: Ticket, after: datetime, terms: Terms | None = None) -> datetime | None:
     """The first instant after `after` when the ticket's SLA state can change: a pending
     deadline's at-risk point or the deadline itself. The watch looks only at tickets
     whose instant has come, so a minute's run costs what changes, not what is open."""
-    policy = policy_of(ticket.client)
-    target = policy.targets_for(ticket.priority) if policy and ticket.priority else None
-    if target is None:
+    terms = terms or terms_of(ticket, after)
+    if terms is None:
         return None
-    calendar = calendar_of(ticket.client, after)
+    calendar, target, policy = terms.calendar, terms.target, terms.policy
     pending = []
     if ticket.first_responded_at is None and ticket.first_response_due:
         pending.append((target.first_response, ticket.first_response_due))
@@ -136,9 +156,11 @@ def state_at(ticket: Ticket, now: datetime, calendar: Calendar, at_risk_percent:
     return state
 
 
-def refresh_state(ticket: Ticket, now: datetime) -> str:
+def refresh_state(ticket: Ticket, now: datetime, terms: Terms | None = None) -> str:
     """Recompute `sla_state` in memory after the deadlines changed (the caller saves)."""
-    policy = policy_of(ticket.client)
-    at_risk = policy.at_risk_percent if policy else 75
-    ticket.sla_state = state_at(ticket, now, calendar_of(ticket.client, now), at_risk)
+    terms = terms or terms_of(ticket, now)
+    if terms is None:
+        ticket.sla_state = SlaState.NONE
+    else:
+        ticket.sla_state = state_at(ticket, now, terms.calendar, terms.policy.at_risk_percent)
     return ticket.sla_state

@@ -43,8 +43,9 @@ def _check(pk: int, now: datetime) -> int:
         if locked.sla_paused_at or locked.status not in OPEN_STATUSES:
             return 0  # paused or resolved since it was read
         old = locked.sla_state
-        state = sla.refresh_state(locked, now)
-        locked.sla_check_at = sla.next_check(locked, now)
+        terms = sla.terms_of(locked, now)
+        state = sla.refresh_state(locked, now, terms)
+        locked.sla_check_at = sla.next_check(locked, now, terms)
         locked.save(update_fields=["sla_state", "sla_check_at", "updated_at"])
         if old == state:
             return 0
