@@ -187,6 +187,37 @@ RQ_QUEUES = {
     for name in RQ_QUEUE_NAMES
 }
 
+# One cache for what outlives a job (PSA tokens, Autotask zone URLs): Redis when
+# there is one, so every worker shares it; memory otherwise.
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
+
+# --- PSA write-back -------------------------------------------------------------
+# Fernet keys (urlsafe base64, 32 bytes) for credentials at rest. The first
+# encrypts; every key decrypts, so a new key goes first and the old one stays
+# until `manage.py rotate_psa_keys` has re-encrypted everything.
+_DEV_FIELD_KEY = "ZGV2LW9ubHktZmllbGQta2V5LWNoYW5nZS1tZS0wMDA="
+FIELD_ENCRYPTION_KEYS = _setting("FIELD_ENCRYPTION_KEYS", env.list, [_DEV_FIELD_KEY])
+if not FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must name at least one key.")
+if not DEBUG and _DEV_FIELD_KEY in FIELD_ENCRYPTION_KEYS:
+    raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DEBUG is off.")
+try:
+    from cryptography.fernet import Fernet
+
+    for _key in FIELD_ENCRYPTION_KEYS:
+        Fernet(_key)
+except ValueError as exc:
+    raise ImproperlyConfigured(
+        "FIELD_ENCRYPTION_KEYS must be Fernet keys (python -c 'from cryptography.fernet "
+        f"import Fernet; print(Fernet.generate_key().decode())'): {exc}"
+    ) from exc
+
 LOG_LEVEL = _setting("LOG_LEVEL", env.str, "INFO").upper()
 if LOG_LEVEL not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
     raise ImproperlyConfigured("LOG_LEVEL must be DEBUG, INFO, WARNING, ERROR or CRITICAL.")
@@ -199,6 +230,7 @@ LOGGING = {
     "loggers": {
         "tickets": {"level": LOG_LEVEL},
         "desklib": {"level": LOG_LEVEL},
+        "psasync": {"level": LOG_LEVEL},
         "django.request": {"level": "ERROR"},
     },
 }

@@ -2,7 +2,7 @@ import re
 
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -11,7 +11,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .actions import Actor, assign_ticket, override_priority
+from .actions import Actor, assign_ticket, change_time, override_priority, void_time
 from .intake.pipeline import FAILED, process_inbound
 from .models import (
     Agent,
@@ -95,8 +95,35 @@ class OverridePriorityForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class ActionFormMixin:
+    def _action_form(self, request, queryset, form_class, action: str, title: str, apply):
+        """An intermediate page: the form, then `apply(row, data)` for each selected row."""
+        form = form_class(request.POST if "apply" in request.POST else None)
+        if form.is_valid():
+            done, refused = 0, []
+            for row in queryset:
+                try:
+                    apply(row, form.cleaned_data)
+                    done += 1
+                except (ValueError, PermissionDenied) as exc:
+                    refused.append(f"{getattr(row, 'reference', row)}: {exc}")
+                except ValidationError as exc:
+                    refused.append(f"{getattr(row, 'reference', row)}: {' '.join(exc.messages)}")
+            if done:
+                self.message_user(request, f"{title}: {done} done.", messages.SUCCESS)
+            for line in refused:
+                self.message_user(request, line, messages.ERROR)
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title, "form": form, "tickets": list(queryset), "action": action,
+            "opts": self.model._meta,
+        }  # fmt: skip
+        return TemplateResponse(request, "admin/tickets/action_form.html", context)
+
+
 @admin.register(Ticket)
-class TicketAdmin(ReadOnlyAdmin):
+class TicketAdmin(ActionFormMixin, ReadOnlyAdmin):
     """The SDM's view of all work: read-only rows, changed through audited actions."""
 
     list_display = [
@@ -126,28 +153,6 @@ class TicketAdmin(ReadOnlyAdmin):
 
     def has_override_permission(self, request) -> bool:
         return request.user.has_perm("tickets.override_priority")
-
-    def _action_form(self, request, queryset, form_class, action: str, title: str, apply):
-        """An intermediate page: the form, then `apply(ticket, data)` for each ticket."""
-        form = form_class(request.POST if "apply" in request.POST else None)
-        if form.is_valid():
-            done, refused = 0, []
-            for ticket in queryset:
-                try:
-                    apply(ticket, form.cleaned_data)
-                    done += 1
-                except (ValueError, PermissionDenied) as exc:
-                    refused.append(f"{ticket.reference}: {exc}")
-            self.message_user(request, f"{title}: {done} ticket(s).", messages.SUCCESS)
-            for line in refused:
-                self.message_user(request, line, messages.ERROR)
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": title, "form": form, "tickets": list(queryset), "action": action,
-            "opts": self.model._meta,
-        }  # fmt: skip
-        return TemplateResponse(request, "admin/tickets/action_form.html", context)
 
     @admin.action(description="Assign to an agent…", permissions=["assign"])
     def assign(self, request, queryset):
@@ -293,10 +298,42 @@ class AgentAdmin(admin.ModelAdmin):
     list_select_related = ["user"]
     filter_horizontal = ["teams", "skills"]
     autocomplete_fields = ["user"]
+    search_fields = ["user__username", "user__first_name", "user__last_name"]
+
+
+class ChangeTimeForm(forms.Form):
+    started_at = forms.DateTimeField()
+    ended_at = forms.DateTimeField()
+    summary = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+    billable = forms.BooleanField(required=False)
+
+
+class VoidTimeForm(forms.Form):
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
 @admin.register(TimeEntry)
-class TimeEntryAdmin(ReadOnlyAdmin):
-    list_display = ["ticket", "agent", "started_at", "duration", "summary", "billable"]
+class TimeEntryAdmin(ActionFormMixin, ReadOnlyAdmin):
+    """Time changes through audited actions, which carry it to the MSP's PSA (or refuse)."""
+
+    list_display = ["ticket", "agent", "started_at", "duration", "summary", "billable", "voided_at"]
     list_select_related = ["ticket", "agent__user"]
-    list_filter = ["billable", "work_type"]
+    list_filter = ["billable", "work_type", ("voided_at", admin.EmptyFieldListFilter)]
+    actions = ["change_entries", "void_entries"]
+
+    def has_edit_time_permission(self, request) -> bool:
+        return request.user.has_perm("tickets.change_timeentry")
+
+    @admin.action(description="Change time, summary or billable…", permissions=["edit_time"])
+    def change_entries(self, request, queryset):
+        return self._action_form(
+            request, queryset, ChangeTimeForm, "change_entries", "Change time entries",
+            lambda entry, data: change_time(entry, request.user, **data),
+        )  # fmt: skip
+
+    @admin.action(description="Delete time (void)…", permissions=["edit_time"])
+    def void_entries(self, request, queryset):
+        return self._action_form(
+            request, queryset, VoidTimeForm, "void_entries", "Delete time entries",
+            lambda entry, data: void_time(entry, request.user, data["reason"]),
+        )  # fmt: skip

@@ -333,7 +333,9 @@ class Simulator:
     def serve(self, host: str = "127.0.0.1", port: int = 0) -> RunningSimulator:
         """Serve in a background thread; stop with .stop() or a `with` block."""
         server = make_server(host, port, self, threaded=True, request_handler=_QuietHandler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         thread.start()
         self.running = RunningSimulator(self, server, thread)
         return self.running

@@ -44,7 +44,7 @@ def test_the_sdm_assigns_selected_tickets_through_a_form(sdm, client, team):
         {"action": "assign", "_selected_action": ids, "apply": "1", "agent": agent.pk},
         follow=True,
     )
-    assert "Assign to an agent: 2 ticket(s)." in done.content.decode()
+    assert "Assign to an agent: 2 done." in done.content.decode()
     for ticket in tickets:
         ticket.refresh_from_db()
         assert ticket.assignee == agent

@@ -100,13 +100,18 @@ def test_a_job_for_a_mail_already_handled_does_nothing(acme, monkeypatch):
 def test_the_cron_configuration_registers_the_periodic_jobs():
     from rq.cron import CronScheduler
 
+    from psasync.sweeper import requeue_stale_writebacks
     from tests.mails import REPO
     from tickets.sla_watch import flag_sla_states
 
     scheduler = CronScheduler(connection=None)
     scheduler.load_config_from_file(str(REPO / "helpdesk" / "cron.py"))
     jobs = {(job.func, job.queue_name, job.interval) for job in scheduler.get_jobs()}
-    assert jobs == {(requeue_stale_inbound, "intake", 120), (flag_sla_states, "default", 60)}
+    assert jobs == {
+        (requeue_stale_inbound, "intake", 120),
+        (flag_sla_states, "default", 60),
+        (requeue_stale_writebacks, "psa", 60),
+    }
 
 
 def test_a_mail_whose_job_still_waits_in_the_queue_is_not_queued_twice(

@@ -26,7 +26,7 @@ from .mail import (
 )
 from .priority import override_priority
 from .status import change_status
-from .time import record_time
+from .time import change_time, record_time, void_time
 from .work import add_note, clear_timer, resolve_ticket, start_timer, stop_timer
 
 __all__ = [
@@ -48,7 +48,9 @@ __all__ = [
     "override_priority",
     "record_event",
     "record_message",
+    "change_time",
     "record_time",
+    "void_time",
     "add_note",
     "clear_timer",
     "resolve_ticket",

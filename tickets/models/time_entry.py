@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
@@ -37,6 +38,12 @@ class TimeEntry(models.Model):
     billable = models.BooleanField(default=True)
     work_type = models.CharField(max_length=10, choices=WorkType, default=WorkType.REMOTE)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Deleted time is kept (it may have reached the MSP's PSA): void, with who and why.
+    voided_at = models.DateTimeField(null=True, blank=True)
+    voided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    void_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["started_at"]

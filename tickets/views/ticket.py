@@ -52,7 +52,7 @@ def _render(request, ticket, status=200, **forms):
         "thread_head": THREAD_HEAD,
         "notes": ticket.notes.all(),
         "events": ticket.events.all(),
-        "entries": ticket.time_entries.select_related("agent__user"),
+        "entries": ticket.time_entries.filter(voided_at__isnull=True).select_related("agent__user"),
         "timer": timer,
         "now": timezone.now(),
         "time_form": forms.get("time_form")

@@ -1,0 +1,332 @@
+"""Send one write-back to the MSP's PSA: the job on the `psa` queue.
+
+pending → sending → sent (remote id kept) | failed, and back to pending with a
+next attempt after a retryable failure. A row is claimed under its lock, so two
+workers (or a job and its duplicate from the sweeper) never send it twice at
+once. Every attempt after the first looks for our marker before creating
+anything: the PSAs have no idempotency keys, and an earlier attempt may have
+been applied although its answer was lost (a timeout, a 5xx, a killed worker).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from django.core.cache import cache as django_cache
+from django.db import transaction
+from django.utils import timezone
+
+from desklib.jobs import jobs_are_async
+
+from .connectors import connector_class
+from .connectors.base import (
+    ConnectionConfig,
+    Connector,
+    PermanentError,
+    RemoteEntry,
+    RetryableError,
+)
+from .encryption import CredentialsUnreadable
+from .limits import Deferred, in_flight_slot, request_gate
+from .models import (
+    Attempt,
+    AttemptOutcome,
+    Operation,
+    PsaConnection,
+    WriteBack,
+    WriteBackState,
+)
+from .payload import build_payload
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 10  # about two hours of backoff before the SDM is asked
+BACKOFF_BASE = 10.0  # seconds; doubles each attempt
+BACKOFF_CAP = 30 * 60.0
+JOB_TIMEOUT = 120
+
+
+def backoff(attempts: int, retry_after: float | None = None) -> float:
+    """Seconds before the next attempt: exponential with full jitter over its upper half,
+    and never sooner than the PSA's Retry-After."""
+    ceiling = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** max(0, attempts - 1))
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def send_writeback(writeback_id: int) -> str:
+    """Try to send one write-back now; returns what happened (for logs and tests)."""
+    writeback = _claim(writeback_id)
+    if writeback is None:
+        return "skipped"
+    started = timezone.now()
+    connection = writeback.connection
+    requests, window, in_flight = connection.limits()
+    try:
+        with in_flight_slot(str(connection.pk), in_flight):
+            gate = request_gate(str(connection.pk), requests, window)
+            with httpx.Client(event_hooks={"request": [gate]}) as http:
+                connector = build_connector(connection, http)
+                outcome, remote = _perform(writeback, connector)
+    except Deferred as deferred:
+        return _defer(writeback, started, deferred)
+    except RetryableError as exc:
+        return _retry_or_fail(writeback, started, exc)
+    except PermanentError as exc:
+        return _fail(writeback, started, exc.message, exc.status)
+    except CredentialsUnreadable as exc:
+        log.error("write-back %s: credentials of %s unreadable: %s", writeback.pk, connection, exc)
+        return _fail(writeback, started, f"Credentials: {exc}", None)
+    except Exception as exc:  # our bug, not the PSA's: keep the row, show it, retry
+        log.exception("write-back %s failed unexpectedly", writeback.pk)
+        error = RetryableError(f"internal error: {type(exc).__name__}: {exc}", maybe_applied=True)
+        return _retry_or_fail(writeback, started, error)
+    return _succeed(writeback, started, outcome, remote)
+
+
+def build_connector(connection: PsaConnection, http: httpx.Client) -> Connector:
+    config = ConnectionConfig(
+        kind=connection.kind,
+        base_url=connection.base_url.rstrip("/"),
+        credentials=connection.credentials.reveal(),
+        timeout=connection.timeout_seconds,
+    )
+    return connector_class(connection.kind)(config, http=http, cache=SealedCache())
+
+
+class SealedCache:
+    """Connectors' cache (tokens, zone URLs) in Django's cache, keyed by a digest."""
+
+    def get(self, key: str) -> str | None:
+        return django_cache.get(_cache_key(key))
+
+    def set(self, key: str, value: str, ttl: float) -> None:
+        django_cache.set(_cache_key(key), value, timeout=max(1, int(ttl)))
+
+
+def _cache_key(key: str) -> str:
+    import hashlib
+
+    return "psa:" + hashlib.sha256(key.encode()).hexdigest()
+
+
+# --- claiming and the operations -------------------------------------------------
+
+
+def _claim(writeback_id: int) -> WriteBack | None:
+    """Move the row from pending to sending, if it is due and its connection is on."""
+    now = timezone.now()
+    with transaction.atomic():
+        writeback = (
+            WriteBack.objects.select_for_update(of=("self",))
+            .select_related("connection", "entry__ticket", "entry__agent__user", "origin")
+            .filter(pk=writeback_id)
+            .first()
+        )
+        if writeback is None or writeback.state != WriteBackState.PENDING:
+            return None
+        if writeback.next_attempt_at and writeback.next_attempt_at > now + timedelta(seconds=1):
+            return None  # an early duplicate; the scheduled job or the sweeper comes back
+        if writeback.connection is None or not writeback.connection.enabled:
+            return None  # waits; the sweeper sends it once the connection is back on
+        settled = not writeback.origin_id or writeback.origin.state == WriteBackState.SENT
+        if not settled and not _origin_settled(writeback):
+            return None
+        writeback.state = WriteBackState.SENDING
+        writeback.attempts += 1
+        writeback.sending_since = now
+        writeback.save(update_fields=["state", "attempts", "sending_since"])
+        return writeback
+
+
+def _origin_settled(change: WriteBack) -> bool:
+    """An update or delete waits for its create; a delete first stops a create that
+    is still retrying (it may already be in the PSA: the delete looks for it)."""
+    origin = WriteBack.objects.select_for_update().get(pk=change.origin_id)
+    if origin.state == WriteBackState.SENDING:
+        _later(change, 5)
+        return False
+    if change.operation == Operation.DELETE and origin.state in (
+        WriteBackState.PENDING,
+        WriteBackState.FAILED,
+    ):
+        origin.state = WriteBackState.CANCELLED
+        origin.last_error = "The time entry was deleted; the delete removes what reached the PSA."
+        origin.save(update_fields=["state", "last_error"])
+        change.origin = origin
+        return True
+    if change.operation == Operation.UPDATE and origin.state == WriteBackState.PENDING:
+        _later(change, 10)  # the create sends current values; check after it
+        return False
+    if origin.state != WriteBackState.SENT and change.operation == Operation.UPDATE:
+        change.state = WriteBackState.CANCELLED
+        change.last_error = "The entry never reached the PSA; retrying its create sends it as is."
+        change.save(update_fields=["state", "last_error"])
+        return False
+    return True
+
+
+def _later(writeback: WriteBack, seconds: float) -> None:
+    writeback.next_attempt_at = timezone.now() + timedelta(seconds=seconds)
+    writeback.save(update_fields=["next_attempt_at"])
+    transaction.on_commit(lambda: _requeue(writeback, seconds))
+
+
+def _perform(writeback: WriteBack, connector: Connector) -> tuple[str, RemoteEntry | None]:
+    """Carry out the operation; returns (outcome, the remote entry when there is one)."""
+    origin = writeback.origin or writeback
+    retrying = writeback.attempts > 1 or (
+        writeback.origin_id is not None and origin.attempts > 0 and not origin.remote_id
+    )
+    if writeback.operation == Operation.DELETE:
+        ticket_id = origin.remote_ticket_id or _ticket_id(writeback, connector)
+        remote_id = origin.remote_id
+        if not remote_id and retrying:
+            found = connector.find_by_marker(ticket_id, writeback.marker)
+            remote_id = found.id if found else ""
+        if remote_id:
+            connector.delete_time(ticket_id, remote_id)
+        return AttemptOutcome.SENT, RemoteEntry(remote_id) if remote_id else None
+    payload = build_payload(writeback)
+    if writeback.operation == Operation.UPDATE:
+        entry = connector.update_time(origin.remote_ticket_id, origin.remote_id, payload)
+        return AttemptOutcome.SENT, entry
+    ticket_id = _ticket_id(writeback, connector, payload.ticket_number)
+    if retrying:
+        found = connector.find_by_marker(ticket_id, payload.marker)
+        if found:
+            return AttemptOutcome.ADOPTED, found
+    return AttemptOutcome.SENT, connector.add_time(ticket_id, payload)
+
+
+def _ticket_id(writeback: WriteBack, connector: Connector, number: str = "") -> str:
+    if writeback.remote_ticket_id:
+        return writeback.remote_ticket_id
+    number = number or writeback.entry.ticket.psa_ticket_number
+    ticket_id = connector.find_ticket(number)
+    writeback.remote_ticket_id = ticket_id
+    WriteBack.objects.filter(pk=writeback.pk).update(remote_ticket_id=ticket_id)
+    return ticket_id
+
+
+# --- recording the outcome ---------------------------------------------------------
+
+
+@dataclass
+class _Result:
+    outcome: str
+    status: int | None = None
+    message: str = ""
+
+
+def _finish(writeback: WriteBack, started: datetime, result: _Result, **fields) -> str:
+    now = timezone.now()
+    with transaction.atomic():
+        WriteBack.objects.filter(pk=writeback.pk).update(**fields)
+        if result.outcome == AttemptOutcome.DEFERRED:
+            return _set(writeback, fields, result.outcome)  # not an attempt: no history row
+        Attempt.objects.create(
+            writeback=writeback,
+            started_at=started,
+            finished_at=now,
+            outcome=result.outcome,
+            status=result.status,
+            message=result.message[:2000],
+        )
+        if result.outcome in (AttemptOutcome.SENT, AttemptOutcome.ADOPTED):
+            PsaConnection.objects.filter(pk=writeback.connection_id).update(last_success_at=now)
+        elif result.outcome != AttemptOutcome.DEFERRED:
+            PsaConnection.objects.filter(pk=writeback.connection_id).update(
+                last_failure_at=now, last_error=result.message[:2000]
+            )
+    return _set(writeback, fields, result.outcome)
+
+
+def _set(writeback: WriteBack, fields: dict, outcome: str) -> str:
+    for name, value in fields.items():
+        setattr(writeback, name, value)
+    return outcome
+
+
+def _succeed(
+    writeback: WriteBack, started: datetime, outcome: str, remote: RemoteEntry | None
+) -> str:
+    fields = {
+        "state": WriteBackState.SENT,
+        "sent_at": timezone.now(),
+        "sending_since": None,
+        "next_attempt_at": None,
+        "last_error": "",
+        "last_status": None,
+    }
+    if remote is not None:
+        fields["remote_id"] = remote.id
+        if remote.sent is not None:
+            fields["sent_payload"] = remote.sent
+    note = "an earlier attempt had reached the PSA; adopted it" if outcome == "adopted" else ""
+    return _finish(writeback, started, _Result(outcome, message=note), **fields)
+
+
+def _retry_or_fail(writeback: WriteBack, started: datetime, error: RetryableError) -> str:
+    if writeback.attempts - writeback.retry_from >= MAX_ATTEMPTS:
+        message = f"Gave up after {writeback.attempts} attempts. Last: {error.message}"
+        return _fail(writeback, started, message, error.status)
+    delay = backoff(writeback.attempts, error.retry_after)
+    outcome = _finish(
+        writeback,
+        started,
+        _Result(AttemptOutcome.RETRY, error.status, error.message),
+        state=WriteBackState.PENDING,
+        sending_since=None,
+        next_attempt_at=timezone.now() + timedelta(seconds=delay),
+        last_error=error.message,
+        last_status=error.status,
+    )
+    _requeue(writeback, delay)
+    return outcome
+
+
+def _fail(writeback: WriteBack, started: datetime, message: str, status: int | None) -> str:
+    return _finish(
+        writeback,
+        started,
+        _Result(AttemptOutcome.FAILED, status, message),
+        state=WriteBackState.FAILED,
+        sending_since=None,
+        next_attempt_at=None,
+        last_error=message,
+        last_status=status,
+    )
+
+
+def _defer(writeback: WriteBack, started: datetime, deferred: Deferred) -> str:
+    """Our own limit: not an attempt, so it does not count towards giving up."""
+    outcome = _finish(
+        writeback,
+        started,
+        _Result(AttemptOutcome.DEFERRED, message=deferred.why),
+        state=WriteBackState.PENDING,
+        attempts=writeback.attempts - 1,
+        sending_since=None,
+        next_attempt_at=timezone.now() + timedelta(seconds=deferred.seconds),
+    )
+    _requeue(writeback, deferred.seconds)
+    return outcome
+
+
+def _requeue(writeback: WriteBack, seconds: float) -> None:
+    """Run again after `seconds` (rq's scheduler); the sweeper covers a lost job."""
+    if not jobs_are_async():
+        return  # inline: the sweeper or the SDM's "retry now" sends it
+    try:
+        import django_rq
+
+        django_rq.get_queue("psa").enqueue_in(
+            timedelta(seconds=seconds), send_writeback, writeback.pk, job_timeout=JOB_TIMEOUT
+        )
+    except Exception:
+        log.exception("could not re-queue write-back %s; the sweeper will", writeback.pk)

@@ -1,0 +1,74 @@
+"""Nothing waits forever: write-backs whose job was lost are sent again.
+
+A job can be lost between the outbox and the PSA: Redis down when the entry was
+recorded, a worker killed mid-call, a flushed queue. Run every minute
+(`helpdesk/cron.py`, or `manage.py sweep_writebacks`), the sweeper
+- puts back to pending a row "sending" for longer than any job may run (its
+  worker died; the next attempt looks for the marker before creating), and
+- queues every pending row overdue by more than the grace period.
+A duplicate job is harmless: a row is claimed under its lock, once.
+"""
+
+import logging
+from datetime import timedelta
+
+from django.db import transaction
+from django.utils import timezone
+
+from desklib.jobs import enqueue
+
+from .models import Attempt, AttemptOutcome, WriteBack, WriteBackState
+from .sending import JOB_TIMEOUT, send_writeback
+
+log = logging.getLogger(__name__)
+GRACE = timedelta(minutes=2)
+STALE_SENDING = timedelta(seconds=JOB_TIMEOUT + 60)
+
+
+def requeue_stale_writebacks(
+    grace_seconds: float = GRACE.total_seconds(),
+    stale_seconds: float = STALE_SENDING.total_seconds(),
+) -> int:
+    """Recover abandoned sends and queue overdue ones; returns how many were queued."""
+    now = timezone.now()
+    with transaction.atomic():
+        abandoned = list(
+            WriteBack.objects.select_for_update(skip_locked=True).filter(
+                state=WriteBackState.SENDING,
+                sending_since__lt=now - timedelta(seconds=stale_seconds),
+            )
+        )
+        for writeback in abandoned:
+            Attempt.objects.create(
+                writeback=writeback,
+                started_at=writeback.sending_since,
+                finished_at=now,
+                outcome=AttemptOutcome.RETRY,
+                message="The worker stopped mid-attempt; the next attempt checks the PSA first.",
+            )
+        WriteBack.objects.filter(pk__in=[w.pk for w in abandoned]).update(
+            state=WriteBackState.PENDING, sending_since=None, next_attempt_at=now
+        )
+    overdue = list(
+        WriteBack.objects.filter(
+            state=WriteBackState.PENDING,
+            next_attempt_at__lt=now - timedelta(seconds=grace_seconds),
+            connection__enabled=True,
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)[:5000]
+    )
+    overdue += [w.pk for w in abandoned]
+    queued = 0
+    for pk in dict.fromkeys(overdue):
+        try:
+            enqueue("psa", send_writeback, pk)
+            queued += 1
+        except Exception:
+            log.exception("could not queue write-back %s; next sweep", pk)
+            break
+    if abandoned:
+        log.warning("recovered %d write-back(s) abandoned mid-send", len(abandoned))
+    if queued:
+        log.warning("queued %d overdue write-back(s)", queued)
+    return queued
