@@ -54,9 +54,9 @@ class AutotaskConnector(Connector):
         """The id of the ticket whose Autotask number (`T20261201.0042`) is `number`."""
         number = number.strip()
         items = self._query("Tickets", {"op": "eq", "field": "ticketNumber", "value": number})
-        for item in items:
-            return str(item["id"])
-        raise TicketNotFound(f"Autotask has no ticket {number}")
+        if not items:
+            raise TicketNotFound(f"Autotask has no ticket {number}")
+        return str(items[0]["id"])
 
     def add_time(self, ticket_id: str, payload: TimePayload) -> RemoteEntry:
         """Create the time entry on the ticket; Autotask answers with its `itemId`."""
@@ -105,21 +105,19 @@ class AutotaskConnector(Connector):
 
     # --- HTTP ---------------------------------------------------------------
 
-    def error_message(self, response: httpx.Response) -> str:
-        """Autotask's words from `{"errors": [...]}` (or ASP.NET's `{"Message": ...}`).
+    def is_refusal(self, response: httpx.Response) -> bool:
+        """Autotask answers a request it refuses on its own rules with 500 and the errors
+        array: permanent, since retrying would fail the same way for hours, against a
+        budget of 10,000 requests an hour that the MSP's other integrations share."""
+        errors = _body(response).get("errors")
+        return isinstance(errors, list) and bool(errors)
 
-        Autotask answers a request it refuses on its own rules with 500 and the errors
-        array, so such a 500 raises PermanentError here: the shared 5xx rule would retry
-        a request that can only fail the same way, for hours, against a budget of 10,000
-        requests an hour that the MSP's other integrations share.
-        """
+    def error_message(self, response: httpx.Response) -> str:
+        """Autotask's words from `{"errors": [...]}` (or ASP.NET's `{"Message": ...}`)."""
         data = _body(response)
         errors = data.get("errors")
         if isinstance(errors, list) and errors:
-            text = "; ".join(_error_text(error) for error in errors)
-            if response.status_code == 500:
-                raise PermanentError(f"{self.label} 500: {text}", status=500)
-            return text
+            return "; ".join(_error_text(error) for error in errors)
         if isinstance(data.get("Message"), str):
             return data["Message"]
         return super().error_message(response)

@@ -221,6 +221,10 @@ class Connector(ABC):
         text = response.text.strip()
         return text[:500] if text else response.reason_phrase
 
+    def is_refusal(self, response: httpx.Response) -> bool:
+        """A 5xx that is the PSA refusing on its own rules, not a fault (Autotask's way)."""
+        return False
+
     def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """Send one request and classify the outcome; returns only 2xx responses.
 
@@ -245,6 +249,8 @@ class Connector(ABC):
         if status < 300:
             return response
         message = f"{self.label} {status}: {self.error_message(response)}"
+        if status >= 500 and self.is_refusal(response):
+            raise PermanentError(message, status=status)
         if status == 429:
             raise RetryableError(message, status=status, retry_after=retry_after_seconds(response))
         if status >= 500 or status == 408:

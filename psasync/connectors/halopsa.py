@@ -100,7 +100,8 @@ class HaloPsaConnector(Connector):
         try:
             grant = response.json()
             token = str(grant["access_token"])
-            expires_in = float(grant.get("expires_in") or 3600)
+            lifetime = grant.get("expires_in")
+            expires_in = 3600.0 if lifetime is None else float(lifetime)
         except (ValueError, KeyError, TypeError) as exc:
             raise PermanentError(
                 f"{self.label} gave no access_token: {response.text[:200]}"
@@ -210,16 +211,27 @@ class HaloPsaConnector(Connector):
     def add_time(self, ticket_id: str, payload: TimePayload) -> RemoteEntry:
         """POST /api/Actions with an array of one action; Halo answers with the action."""
         body = [self._action(ticket_id, payload)]
-        created = self._api("POST", "/Actions", json=body).json()
-        return RemoteEntry(id=str(self._saved(created)["id"]), sent=body)
+        created = self._saved(self._api("POST", "/Actions", json=body))
+        return RemoteEntry(id=str(created["id"]), sent=body)
 
-    @staticmethod
-    def _saved(answer: Any) -> dict[str, Any]:
-        """The action Halo saved: it answers with the action, or a list of them."""
+    def _saved(self, response: httpx.Response) -> dict[str, Any]:
+        """The action Halo saved: it answers with the action, or a list of them.
+
+        A 2xx without a readable action means the write went through but its id is
+        unknown: retryable, and maybe applied, so the next attempt looks for the marker.
+        """
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
         if isinstance(answer, list):
             answer = answer[-1] if answer else None
         if not isinstance(answer, dict) or not answer.get("id"):
-            raise PermanentError(f"HaloPSA saved no action: {str(answer)[:200]}")
+            raise RetryableError(
+                f"{self.label} saved the action but did not name it: {response.text[:200]}",
+                status=response.status_code,
+                maybe_applied=True,
+            )
         return answer
 
     def find_by_marker(self, ticket_id: str, marker: str) -> RemoteEntry | None:
@@ -245,14 +257,16 @@ class HaloPsaConnector(Connector):
                     return RemoteEntry(id=str(action["id"]))
             seen += len(actions)
             total = page.get("record_count")
-            if not actions or len(actions) < self.page_size or (total and seen >= total):
+            # A short page, a long one (paging ignored: all were listed) or record_count
+            # reached: nothing more to read.
+            if len(actions) != self.page_size or (total and seen >= total):
                 return None
         raise PermanentError(f"{self.label}: more than {self.max_pages} pages of actions")
 
     def update_time(self, ticket_id: str, remote_id: str, payload: TimePayload) -> RemoteEntry:
         """POST /api/Actions with the action's id: Halo updates in place."""
         body = [{"id": int(remote_id), **self._action(ticket_id, payload)}]
-        self._saved(self._api("POST", "/Actions", json=body).json())
+        self._saved(self._api("POST", "/Actions", json=body))
         return RemoteEntry(id=str(remote_id), sent=body)
 
     def delete_time(self, ticket_id: str, remote_id: str) -> None:

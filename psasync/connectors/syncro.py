@@ -130,9 +130,10 @@ class SyncroConnector(Connector):
             "notes": timer_notes(payload),
         }
         body.update(self.optional_ids(payload))
-        timer = self.call(
-            "POST", f"/tickets/{syncro_id(ticket_id, 'ticket id')}/timer_entry", json=body
-        )
+        path = f"/tickets/{syncro_id(ticket_id, 'ticket id')}/timer_entry"
+        timer = self.call("POST", path, json=body)
+        if not isinstance(timer, dict) or not timer.get("id"):
+            raise RetryableError("Syncro answered without a timer id", maybe_applied=True)
         entry = RemoteEntry(str(timer["id"]), sent=body)
         try:
             self.match_billable(timer, payload.billable)

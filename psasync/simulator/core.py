@@ -350,6 +350,29 @@ class Simulator:
         return self.running.url + self.sim.api_root
 
 
+def serve_many(
+    simulators: dict[str, Simulator], host: str = "127.0.0.1", port: int = 0
+) -> RunningSimulator:
+    """Several kinds on one port, each under /<kind> (`psa_simulator --kind all`)."""
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    app = DispatcherMiddleware(
+        Response("Simulated PSAs: " + ", ".join(f"/{k}" for k in simulators), status=404),
+        {f"/{kind}": sim for kind, sim in simulators.items()},
+    )
+    server = make_server(host, port, app, threaded=True, request_handler=_QuietHandler)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
+    thread.start()
+    running = None
+    for kind, sim in simulators.items():
+        running = RunningSimulator(sim, server, thread, prefix=f"/{kind}")
+        sim.running = running
+    assert running is not None
+    return running
+
+
 class _QuietHandler(WSGIRequestHandler):
     def log(self, type: str, message: str, *args: Any) -> None:  # noqa: A002 (werkzeug's name)
         pass
@@ -360,10 +383,11 @@ class RunningSimulator:
     simulator: Simulator
     server: Any
     thread: threading.Thread
+    prefix: str = ""
 
     @property
     def url(self) -> str:
-        return f"http://{self.server.host}:{self.server.port}"
+        return f"http://{self.server.host}:{self.server.port}{self.prefix}"
 
     def stop(self) -> None:
         self.server.shutdown()

@@ -15,7 +15,6 @@ from psasync.connectors.autotask import AutotaskConnector
 from psasync.connectors.base import (
     ConnectionConfig,
     DictCache,
-    NotSupported,
     PermanentError,
     RetryableError,
     TicketNotFound,
@@ -404,4 +403,3 @@ def test_autotask_allows_updating_and_deleting_time_entries(sim, connect):
     connector = connect(sim)
 
     assert (connector.can_update, connector.can_delete, connector.refusal) == (True, True, "")
-    assert not issubclass(NotSupported, RetryableError)

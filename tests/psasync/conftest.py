@@ -1,0 +1,93 @@
+"""The cast of the write-back tests: Acme on a simulated PSA, an agent mapped to a member,
+and a ticket the PSA knows by the MSP's number."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from psasync.models import MemberMapping, PsaConnection
+from psasync.simulator import Simulator
+from tests.factories import make_agent
+from tests.intake_helpers import ingest
+from tests.mails import build_mail
+from tickets.actions import record_time
+from tickets.models import Team
+
+PSA_NUMBER = {
+    "connectwise": "48213",
+    "autotask": "T20261201.0042",
+    "halopsa": "48213",
+    "syncro": "48213",
+}
+
+
+@pytest.fixture
+def serve_sim():
+    """serve_sim(kind, faults=..., limits=...) -> a Simulator served on a free port."""
+    running = []
+
+    def serve(kind: str, **kwargs) -> Simulator:
+        sim = Simulator(kind, **kwargs)
+        running.append(sim.serve())
+        return sim
+
+    yield serve
+    for server in running:
+        server.stop()
+
+
+@pytest.fixture
+def desk(acme):
+    """Acme's team and agent alex, with one ticket carrying the MSP's PSA number."""
+    team = Team.objects.create(name="Night shift")
+    team.clients.add(acme)
+    agent = make_agent("alex", team)
+    ticket = ingest(build_mail(subject="Printer jammed")).ticket
+    return team, agent, ticket
+
+
+@pytest.fixture
+def connect(acme, desk, serve_sim):
+    """connect(kind="connectwise", **sim kwargs) -> (sim, connection): Acme wired to a
+    simulated PSA with the ticket known there and alex mapped to a member."""
+
+    def wire(kind: str = "connectwise", **sim_kwargs):
+        _, agent, ticket = desk
+        sim = serve_sim(kind, **sim_kwargs)
+        number = PSA_NUMBER[kind]
+        sim.add_ticket(number)
+        ticket.psa_ticket_number = number
+        ticket.save(update_fields=["psa_ticket_number"])
+        acme.psa_kind = kind
+        acme.save(update_fields=["psa_kind"])
+        connection = PsaConnection.objects.create(
+            client=acme,
+            kind=kind,
+            base_url=sim.base_url,
+            credentials=sim.credentials(),
+            timeout_seconds=2,
+            role="29683102" if kind == "autotask" else "",
+        )
+        member = "29682" if kind == "autotask" else ("7" if kind != "connectwise" else "alex")
+        MemberMapping.objects.create(connection=connection, agent=agent, member=member)
+        return sim, connection
+
+    return wire
+
+
+@pytest.fixture
+def log_time(desk):
+    """log_time(minutes=30, summary=..., **kwargs) -> a TimeEntry on the desk's ticket."""
+    _, agent, ticket = desk
+    logged = []
+
+    def log(minutes: float = 30, summary: str = "Cleared the print queue.", **kwargs):
+        end = timezone.now() - timedelta(hours=len(logged) + 1)
+        entry = record_time(
+            ticket, agent, end - timedelta(minutes=minutes), end, summary, **kwargs
+        )
+        logged.append(entry)
+        return entry
+
+    return log
