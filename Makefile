@@ -7,6 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+PSA_SIM_PORT ?= 8765
 
 .PHONY: setup run worker cron require-redis test bench lint format clean
 
@@ -19,12 +20,16 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	@touch $(STAMP)
 
+# The demo clients write time back to a simulated PSA (psa_simulator), started here too.
 run: setup
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	$(PY) manage.py seed_demo --psa-url http://127.0.0.1:$(PSA_SIM_PORT)
 	$(PY) manage.py ingest_eml samples/mail
 	@echo
 	@echo "Open http://$(HOST):$(PORT)/admin/ and log in as sdm / demo-sdm-2026 (Ctrl-C stops)."
+	@echo "Simulated PSAs: http://127.0.0.1:$(PSA_SIM_PORT)/<kind>/_sim/entries shows what they hold."
+	@$(PY) manage.py psa_simulator --kind all --port $(PSA_SIM_PORT) >/dev/null & sim=$$!; \
+	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # One RQ worker for every queue (needs REDIS_URL), with rq's scheduler for delayed jobs.
@@ -45,6 +50,7 @@ test: setup
 bench: setup
 	$(PY) bench/intake.py
 	$(PY) bench/queue.py
+	$(PY) bench/writeback.py
 
 lint: setup
 	$(VENV)/bin/ruff check .

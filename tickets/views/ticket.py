@@ -52,7 +52,10 @@ def _render(request, ticket, status=200, **forms):
         "thread_head": THREAD_HEAD,
         "notes": ticket.notes.all(),
         "events": ticket.events.all(),
-        "entries": ticket.time_entries.filter(voided_at__isnull=True).select_related("agent__user"),
+        "entries": ticket.time_entries.filter(voided_at__isnull=True)
+        .select_related("agent__user")
+        # psasync's outbox rows, by their related name: the agent sees what reached the PSA
+        .prefetch_related("writebacks"),
         "timer": timer,
         "now": timezone.now(),
         "time_form": forms.get("time_form")

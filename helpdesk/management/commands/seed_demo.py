@@ -95,7 +95,16 @@ SDM_MODELS = [
                  "slatarget"]),
     ("tickets", ["ticket", "message", "attachment", "ticketevent", "inboundmail",
                  "prioritymatrixcell", "agent", "team", "skill", "timeentry", "internalnote"]),
+    ("psasync", ["psaconnection", "membermapping", "writeback", "attempt"]),
 ]  # fmt: skip
+# Each demo agent as the simulated PSAs know them (CW member identifier; numeric ids).
+DEMO_MEMBERS = {
+    "connectwise": {"agent.alex": "alex", "agent.sam": "sam"},
+    "autotask": {"agent.alex": "29682885", "agent.sam": "29682886"},
+    "halopsa": {"agent.alex": "3", "agent.sam": "4"},
+    "syncro": {"agent.alex": "1201", "agent.sam": "1202"},
+}
+DEMO_ROLES = {"autotask": "29683102"}  # Autotask needs a role on every ticket time entry
 # Per client: (holiday country, subdivision, weekly windows or None for 24x7 SLA time,
 # {priority: (first response minutes, resolution minutes)})
 OFFICE = [(d, time(9), time(17, 30)) for d in range(5)]
@@ -110,8 +119,15 @@ DEMO_SLAS = {
 class Command(BaseCommand):
     help = "Create demo clients, addresses, rules and users (idempotent); print the logins."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--psa-url",
+            default="http://127.0.0.1:8765",
+            help="Where `psa_simulator --kind all` listens (make run starts it there).",
+        )
+
     @transaction.atomic
-    def handle(self, *args, **options):
+    def handle(self, *args, psa_url, **options):
         self._groups()
         users = self._users()
         for spec in DEMO_CLIENTS:
@@ -122,6 +138,8 @@ class Command(BaseCommand):
             client=Client.objects.get(slug="acme"), user=users["acme.portal"]
         )
         self._team(users)
+        for spec in DEMO_CLIENTS:
+            self._psa(Client.objects.get(slug=spec["slug"]), psa_url.rstrip("/"))
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
         self.stdout.write(
             "Logins: the SDM at /admin/, agents at /desk/ (the MSP portal comes later):"
@@ -163,6 +181,30 @@ class Command(BaseCommand):
         for address in spec["addresses"]:
             DedicatedAddress.objects.get_or_create(address=address, defaults={"client": client})
         return client
+
+    def _psa(self, client: Client, psa_url: str) -> None:
+        """Each demo client writes time back to the local PSA simulator (make run)."""
+        from psasync.models import MemberMapping, PsaConnection
+        from psasync.simulator import Simulator
+
+        kind = client.psa_kind
+        if kind not in DEMO_MEMBERS or PsaConnection.objects.filter(client=client).exists():
+            return  # an SDM's own settings win over the demo's
+        sim = Simulator(kind)
+        connection = PsaConnection.objects.create(
+            client=client,
+            kind=kind,
+            base_url=f"{psa_url}/{kind}{sim.sim.api_root}",
+            credentials=sim.credentials(),
+            role=DEMO_ROLES.get(kind, ""),
+            timeout_seconds=5,
+        )
+        for agent in Agent.objects.filter(user__username__in=DEMO_MEMBERS[kind]):
+            MemberMapping.objects.create(
+                connection=connection,
+                agent=agent,
+                member=DEMO_MEMBERS[kind][agent.user.username],
+            )
 
     def _team(self, users: dict) -> None:
         """One night-shift team serving every demo client; the two agents in it."""
