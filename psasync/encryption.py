@@ -23,7 +23,7 @@ class CredentialsUnreadable(Exception):
     """No key in FIELD_ENCRYPTION_KEYS opens these credentials."""
 
 
-def _fernet() -> MultiFernet:
+def fernet() -> MultiFernet:
     return MultiFernet([Fernet(key) for key in settings.FIELD_ENCRYPTION_KEYS])
 
 
@@ -39,7 +39,7 @@ class Sealed:
             if not self._token:
                 return {}
             try:
-                self._value = json.loads(_fernet().decrypt(self._token.encode()))
+                self._value = json.loads(fernet().decrypt(self._token.encode()))
             except InvalidToken as exc:
                 raise CredentialsUnreadable(
                     "the stored credentials cannot be decrypted with FIELD_ENCRYPTION_KEYS "
@@ -49,7 +49,7 @@ class Sealed:
 
     def token(self) -> str:
         if self._token is None:
-            self._token = _fernet().encrypt(json.dumps(self._value or {}).encode()).decode()
+            self._token = fernet().encrypt(json.dumps(self._value or {}).encode()).decode()
         return self._token
 
     def rotated(self) -> Sealed:
@@ -57,7 +57,7 @@ class Sealed:
         if not self._token:
             return Sealed(value=self._value or {})
         try:
-            return Sealed(token=_fernet().rotate(self._token.encode()).decode())
+            return Sealed(token=fernet().rotate(self._token.encode()).decode())
         except InvalidToken as exc:
             raise CredentialsUnreadable("no key in FIELD_ENCRYPTION_KEYS opens them") from exc
 

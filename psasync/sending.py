@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
+from cryptography.fernet import InvalidToken
 from django.core.cache import cache as django_cache
 from django.db import transaction
 from django.utils import timezone
@@ -30,7 +31,7 @@ from .connectors.base import (
     RemoteEntry,
     RetryableError,
 )
-from .encryption import CredentialsUnreadable
+from .encryption import CredentialsUnreadable, fernet
 from .limits import Deferred, in_flight_slot, request_gate
 from .models import (
     Attempt,
@@ -99,13 +100,24 @@ def build_connector(connection: PsaConnection, http: httpx.Client) -> Connector:
 
 
 class SealedCache:
-    """Connectors' cache (tokens, zone URLs) in Django's cache, keyed by a digest."""
+    """Connectors' cache (tokens, zone URLs) in Django's cache (Redis, shared by the
+    workers): keyed by a digest, values sealed like the credentials they stand for."""
 
     def get(self, key: str) -> str | None:
-        return django_cache.get(_cache_key(key))
+        token = django_cache.get(_cache_key(key))
+        if not token:
+            return None
+        try:
+            return fernet().decrypt(token.encode()).decode()
+        except InvalidToken:  # sealed under a key since removed: fetch anew
+            return None
 
     def set(self, key: str, value: str, ttl: float) -> None:
-        django_cache.set(_cache_key(key), value, timeout=max(1, int(ttl)))
+        if not value or ttl <= 0:
+            django_cache.delete(_cache_key(key))
+            return
+        sealed = fernet().encrypt(value.encode()).decode()
+        django_cache.set(_cache_key(key), sealed, timeout=max(1, int(ttl)))
 
 
 def _cache_key(key: str) -> str:

@@ -135,7 +135,7 @@ class AutotaskConnector(Connector):
     def _zone(self) -> str:
         """The API user's zone URL (`https://webservicesN.autotask.net/ATServicesRest`)."""
         username = self.config.credentials["username"]
-        key = f"autotask:zone:{username}"
+        key = f"autotask:zone:{self.config.base_url}:{username}"
         zone = self.cache.get(key)
         if zone:
             return zone
