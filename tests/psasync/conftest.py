@@ -3,9 +3,12 @@ and a ticket the PSA knows by the MSP's number."""
 
 from datetime import timedelta
 
+import httpx
 import pytest
 from django.utils import timezone
 
+from psasync.connectors import connector_class
+from psasync.connectors.base import ConnectionConfig, Connector, DictCache
 from psasync.models import MemberMapping, PsaConnection
 from psasync.simulator import Simulator
 from tests.factories import make_agent
@@ -35,6 +38,28 @@ def serve_sim():
     yield serve
     for server in running:
         server.stop()
+
+
+@pytest.fixture
+def http():
+    with httpx.Client() as client:
+        yield client
+
+
+def connector_for(
+    kind: str,
+    sim: Simulator,
+    *,
+    http: httpx.Client,
+    cache: DictCache | None = None,
+    timeout: float = 2,
+    **credentials: str,
+) -> Connector:
+    """A connector talking to `sim`, with its credentials (some overridden)."""
+    config = ConnectionConfig(
+        kind, sim.base_url, {**sim.credentials(), **credentials}, timeout=timeout
+    )
+    return connector_class(kind)(config, http=http, cache=cache or DictCache())
 
 
 @pytest.fixture
@@ -84,9 +109,7 @@ def log_time(desk):
 
     def log(minutes: float = 30, summary: str = "Cleared the print queue.", **kwargs):
         end = timezone.now() - timedelta(hours=len(logged) + 1)
-        entry = record_time(
-            ticket, agent, end - timedelta(minutes=minutes), end, summary, **kwargs
-        )
+        entry = record_time(ticket, agent, end - timedelta(minutes=minutes), end, summary, **kwargs)
         logged.append(entry)
         return entry
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from urllib.parse import parse_qs
 
 import httpx
@@ -13,7 +14,6 @@ import pytest
 
 from psasync.connectors.autotask import AutotaskConnector
 from psasync.connectors.base import (
-    ConnectionConfig,
     DictCache,
     PermanentError,
     RetryableError,
@@ -21,6 +21,7 @@ from psasync.connectors.base import (
     TimePayload,
 )
 from psasync.simulator import Faults, Limits, Simulator
+from tests.psasync.conftest import connector_for
 
 MARKER = "[hd:6f1c2b9e-0d4a-4c1e-9a57-3b8e2f1d0c44]"
 SUMMARY = "Restarted the print spooler on FS01; the queue prints again."
@@ -44,19 +45,15 @@ def payload(**changes: object) -> TimePayload:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Simulator]]:
-    """Start an Autotask simulator (limits, faults) that stops after the test."""
-    running = []
+def serve(serve_sim) -> Callable[..., Simulator]:
+    """Start a simulator (limits, faults) knowing the ticket; it stops after the test."""
 
     def start(**options: object) -> Simulator:
-        sim = Simulator("autotask", **options)
-        running.append(sim.serve())
+        sim = serve_sim("autotask", **options)
         sim.add_ticket(NUMBER, title="Printer offline")
         return sim
 
-    yield start
-    for server in running:
-        server.stop()
+    return start
 
 
 @pytest.fixture
@@ -65,22 +62,8 @@ def sim(serve: Callable[..., Simulator]) -> Simulator:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
 def connect(http: httpx.Client) -> Callable[..., AutotaskConnector]:
-    def build(
-        sim: Simulator, timeout: float = 2, cache: DictCache | None = None, **credentials: str
-    ) -> AutotaskConnector:
-        config = ConnectionConfig(
-            "autotask", sim.base_url, {**sim.credentials(), **credentials}, timeout=timeout
-        )
-        return AutotaskConnector(config, http=http, cache=cache or DictCache())
-
-    return build
+    return partial(connector_for, "autotask", http=http)
 
 
 def ticket_id(sim: Simulator) -> str:

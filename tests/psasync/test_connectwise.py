@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from urllib.parse import parse_qs
 
 import httpx
 import pytest
 
 from psasync.connectors.base import (
-    ConnectionConfig,
-    DictCache,
     PermanentError,
     RemoteEntry,
     RetryableError,
@@ -22,6 +21,7 @@ from psasync.connectors.base import (
 )
 from psasync.connectors.connectwise import ConnectWiseConnector, ticket_id_from_number
 from psasync.simulator import Faults, Limits, Simulator
+from tests.psasync.conftest import connector_for
 
 MARKER = "[hd:6f1c2b9e-0d4a-4c1e-9a57-3b8e2f1d0c44]"
 SUMMARY = "Restarted the print spooler on FS01; the queue prints again."
@@ -44,19 +44,15 @@ def payload(**changes: object) -> TimePayload:
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[..., Simulator]]:
-    """Start a ConnectWise simulator (limits, faults) that stops after the test."""
-    running = []
+def serve(serve_sim) -> Callable[..., Simulator]:
+    """Start a simulator (limits, faults) knowing the ticket; it stops after the test."""
 
     def start(**options: object) -> Simulator:
-        sim = Simulator("connectwise", **options)
-        running.append(sim.serve())
+        sim = serve_sim("connectwise", **options)
         sim.add_ticket("48213", summary="Printer offline")
         return sim
 
-    yield start
-    for server in running:
-        server.stop()
+    return start
 
 
 @pytest.fixture
@@ -65,20 +61,8 @@ def sim(serve: Callable[..., Simulator]) -> Simulator:
 
 
 @pytest.fixture
-def http() -> Iterator[httpx.Client]:
-    with httpx.Client() as client:
-        yield client
-
-
-@pytest.fixture
 def connect(http: httpx.Client) -> Callable[..., ConnectWiseConnector]:
-    def build(sim: Simulator, timeout: float = 2, **credentials: str) -> ConnectWiseConnector:
-        config = ConnectionConfig(
-            "connectwise", sim.base_url, {**sim.credentials(), **credentials}, timeout=timeout
-        )
-        return ConnectWiseConnector(config, http=http, cache=DictCache())
-
-    return build
+    return partial(connector_for, "connectwise", http=http)
 
 
 def writes(sim: Simulator) -> list:

@@ -67,12 +67,6 @@ def sim():
         yield simulator
 
 
-@pytest.fixture
-def http():
-    with httpx.Client() as client:
-        yield client
-
-
 def connect(
     sim: Simulator, http: httpx.Client, timeout: float = 2, **credentials
 ) -> SyncroConnector:
