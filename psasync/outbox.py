@@ -65,8 +65,9 @@ def on_time_recorded(sender, entry: TimeEntry, **kwargs) -> None:
 
 
 def _create_of(entry: TimeEntry) -> WriteBack | None:
+    # of=("self",): PostgreSQL refuses FOR UPDATE on the nullable side of the join.
     return (
-        WriteBack.objects.select_for_update()
+        WriteBack.objects.select_for_update(of=("self",))
         .filter(entry=entry, operation=Operation.CREATE)
         .select_related("connection")
         .first()

@@ -68,8 +68,8 @@ def send_writeback(writeback_id: int) -> str:
     connection = writeback.connection
     requests, window, in_flight = connection.limits()
     try:
-        with in_flight_slot(str(connection.pk), in_flight):
-            gate = request_gate(str(connection.pk), requests, window)
+        with in_flight_slot(connection.limit_key(), in_flight):
+            gate = request_gate(connection.limit_key(), requests, window)
             with httpx.Client(event_hooks={"request": [gate]}) as http:
                 connector = build_connector(connection, http)
                 outcome, remote = _perform(writeback, connector)
@@ -211,6 +211,10 @@ def _perform(writeback: WriteBack, connector: Connector) -> tuple[str, RemoteEnt
     if retrying:
         found = connector.find_by_marker(ticket_id, payload.marker)
         if found:
+            # Made by an earlier attempt, with the entry as it stood then: an edit since
+            # (no update follows a create that had failed) must still reach the PSA.
+            if connector.can_update:
+                found = connector.update_time(ticket_id, found.id, payload)
             return AttemptOutcome.ADOPTED, found
     return AttemptOutcome.SENT, connector.add_time(ticket_id, payload)
 

@@ -23,11 +23,17 @@ def redis_queues():
     import django_rq
 
     queues = {name: django_rq.get_queue(name) for name in settings.RQ_QUEUE_NAMES}
-    for queue in queues.values():
-        queue.empty()
+
+    def empty() -> None:
+        for queue in queues.values():
+            queue.empty()
+            scheduled = queue.scheduled_job_registry  # retries waiting for their time
+            for job_id in scheduled.get_job_ids():
+                scheduled.remove(job_id, delete_job=True)
+
+    empty()
     yield queues
-    for queue in queues.values():
-        queue.empty()
+    empty()
 
 
 @pytest.fixture

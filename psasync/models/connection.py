@@ -88,6 +88,11 @@ class PsaConnection(models.Model):
             self.max_concurrent or concurrent,
         )
 
+    def limit_key(self) -> str:
+        """Names this connection's limits in Redis; the creation time keeps a recreated
+        row (a restored or test database reusing ids) from inheriting old counts."""
+        return f"{self.pk}.{self.created_at.timestamp():.6f}"
+
     def failure_rate(self, since: timedelta = timedelta(hours=24)) -> float | None:
         """Share of attempts in the period that did not succeed (None: no attempts)."""
         from .writeback import Attempt, AttemptOutcome
