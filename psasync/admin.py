@@ -1,13 +1,15 @@
 """The SDM's PSA console: connections (health, test connection) and the write-back list."""
 
 import json
+import re
+import uuid
 from datetime import timedelta
 
 import httpx
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
@@ -57,10 +59,26 @@ class PsaConnectionForm(forms.ModelForm):
         data = super().clean()
         creds = data.get("new_credentials")
         kind = data.get("kind")
-        if creds and kind:
-            missing = [f for f in connector_class(kind).credential_fields if not creds.get(f)]
+        if not kind or "new_credentials" not in data:
+            return data
+        connector = connector_class(kind)
+        if creds:
+            missing = [f for f in connector.credential_fields if not creds.get(f)]
             if missing:
                 self.add_error("new_credentials", f"Missing: {', '.join(missing)}.")
+            return data
+        # Blank keeps the stored ones: they must still suit the kind (it may have changed).
+        try:
+            stored = self.instance.credentials.field_names()
+        except CredentialsUnreadable:
+            return data  # shown as UNREADABLE; other fixes (pausing it) stay possible
+        missing = [f for f in connector.credential_fields if f not in stored]
+        if missing:
+            self.add_error(
+                "new_credentials",
+                f"The stored credentials lack {', '.join(missing)} for {connector.label}: "
+                "enter them all.",
+            )
         return data
 
     def save(self, commit: bool = True) -> PsaConnection:
@@ -140,6 +158,11 @@ class PsaConnectionAdmin(admin.ModelAdmin):
                 self.message_user(request, f"{connection}: {check.name} {verdict}{detail}", level)
 
 
+MARKER_SEARCH = re.compile(
+    r"^(?:\[hd:)?([0-9a-f]{32}|[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12})\]?$", re.I
+)
+
+
 class AttemptInline(admin.TabularInline):
     model = Attempt
     extra = 0
@@ -202,6 +225,15 @@ class WriteBackAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return obj is None and super().has_change_permission(request, obj)
 
+    def get_search_results(self, request, queryset, search_term):
+        # The SDM pastes our marker from the PSA ("[hd:<hex>]"); a text search on the uuid
+        # column misses that form on PostgreSQL, so a marker or uuid is looked up exactly.
+        match = MARKER_SEARCH.match(search_term.strip())
+        if match:
+            wanted = uuid.UUID(match.group(1))
+            return queryset.filter(Q(uuid=wanted) | Q(origin__uuid=wanted)), False
+        return super().get_search_results(request, queryset, search_term)
+
     @admin.display(description="Ticket")
     def ticket(self, obj: WriteBack) -> str:
         ticket = obj.entry.ticket
@@ -241,6 +273,8 @@ class WriteBackAdmin(admin.ModelAdmin):
         self._each(request, queryset, actions.cancel, "cancelled")
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "POST":  # an action: counts taken now would be stale after it
+            return super().changelist_view(request, extra_context)
         failed = WriteBack.objects.filter(state=WriteBackState.FAILED).count()
         stuck = WriteBack.objects.filter(
             state=WriteBackState.PENDING,

@@ -17,6 +17,7 @@ from typing import Any
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import models
+from django.db.models.query_utils import DeferredAttribute
 
 
 class CredentialsUnreadable(Exception):
@@ -73,8 +74,18 @@ class Sealed:
     __str__ = __repr__
 
 
+class _SealedAttribute(DeferredAttribute):
+    """The model attribute: whatever is assigned (a dict, a token, "") reads back as a
+    Sealed at once, so `connection.credentials.reveal()` works before any reload."""
+
+    def __set__(self, instance: models.Model, value: Any) -> None:
+        instance.__dict__[self.field.attname] = self.field.to_python(value)
+
+
 class EncryptedJSONField(models.TextField):
     """A dict stored as a Fernet token; reads give a `Sealed`, writes take a dict or Sealed."""
+
+    descriptor_class = _SealedAttribute
 
     def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Sealed:
         return Sealed(token=value or None)

@@ -49,6 +49,7 @@ MAX_ATTEMPTS = 10  # about two hours of backoff before the SDM is asked
 BACKOFF_BASE = 10.0  # seconds; doubles each attempt
 BACKOFF_CAP = 30 * 60.0
 JOB_TIMEOUT = 120
+TICKET_ID_TTL = 24 * 3600
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -223,7 +224,13 @@ def _ticket_id(writeback: WriteBack, connector: Connector, number: str = "") -> 
     if writeback.remote_ticket_id:
         return writeback.remote_ticket_id
     number = number or writeback.entry.ticket.psa_ticket_number
-    ticket_id = connector.find_ticket(number)
+    # A PSA ticket keeps its id: one lookup serves every entry on that ticket for a day,
+    # sparing the MSP's request allowance.
+    key = f"psa:ticket:{writeback.connection.limit_key()}:{number}"
+    ticket_id = django_cache.get(key)
+    if not ticket_id:
+        ticket_id = connector.find_ticket(number)
+        django_cache.set(key, ticket_id, timeout=TICKET_ID_TTL)
     writeback.remote_ticket_id = ticket_id
     WriteBack.objects.filter(pk=writeback.pk).update(remote_ticket_id=ticket_id)
     return ticket_id

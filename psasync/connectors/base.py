@@ -100,7 +100,7 @@ class RemoteEntry:
 class ConnectionConfig:
     kind: str
     base_url: str
-    credentials: Mapping[str, str]
+    credentials: Mapping[str, str] = field(repr=False)  # never in a log or traceback
     timeout: float = 20.0
 
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from psasync.connectors import connector_class
@@ -23,6 +24,20 @@ PSA_NUMBER = {
     "halopsa": "48213",
     "syncro": "48213",
 }
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):
+    # The cast's users get passwords; hashing them the production way costs a second a test.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def sdm_client(client):
+    """The test client, logged in as a superuser SDM."""
+    user = get_user_model().objects.create_superuser("sdm", "sdm@desk.example", "pw-sdm-12345")
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ class Command(BaseCommand):
         "Serve a simulated PSA that answers as ConnectWise, Autotask, HaloPSA or Syncro "
         "document (auth, fields, errors, pagination, 429s), with injectable faults."
     )
+    requires_system_checks = []  # it touches no model: start at once, as tests start it often
 
     def add_arguments(self, parser):
         parser.add_argument(
@@ -74,14 +75,19 @@ class Command(BaseCommand):
                 running = serve_many(sims, host, port)
         except OSError as exc:
             raise CommandError(f"Cannot listen on {host}:{port}: {exc}") from exc
+        except SystemExit as exc:  # werkzeug's make_server exits when it cannot bind
+            raise CommandError(
+                f"Cannot listen on {host}:{port}: the port is in use or not available here."
+            ) from exc
+        # Handle SIGTERM before saying we are ready: whoever waits for that line may stop us.
+        stop = threading.Event()
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         for k, sim in sims.items():
             creds = json.dumps(sim.credentials())
             self.stdout.write(f"{k}: base URL {sim.base_url}  credentials {creds}")
             self.stdout.write(f"  entries it holds: {sim.url}/_sim/entries")
         self.stdout.write("Ctrl-C stops.")
         self.stdout.flush()
-        stop = threading.Event()
-        signal.signal(signal.SIGTERM, lambda *_: stop.set())
         with contextlib.suppress(KeyboardInterrupt):
             stop.wait()
         running.stop()
