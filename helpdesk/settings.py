@@ -182,8 +182,13 @@ if REDIS_URL:
     except ValueError as exc:
         raise ImproperlyConfigured(f"REDIS_URL is invalid: {exc}") from exc
 RQ_QUEUE_NAMES = ("intake", "psa", "telephony", "default")
+# A PSA send is stopped after 120 s (psasync.sending.JOB_TIMEOUT): its sweeper takes
+# back rows "sending" longer than that, which must never be a send still running.
 RQ_QUEUES = {
-    name: {"URL": REDIS_URL or "redis://127.0.0.1:6379/0", "DEFAULT_TIMEOUT": 600}
+    name: {
+        "URL": REDIS_URL or "redis://127.0.0.1:6379/0",
+        "DEFAULT_TIMEOUT": 120 if name == "psa" else 600,
+    }
     for name in RQ_QUEUE_NAMES
 }
 

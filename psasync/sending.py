@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import httpx
 from cryptography.fernet import InvalidToken
+from django.conf import settings
 from django.core.cache import cache as django_cache
 from django.db import transaction
 from django.utils import timezone
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 10  # about two hours of backoff before the SDM is asked
 BACKOFF_BASE = 10.0  # seconds; doubles each attempt
 BACKOFF_CAP = 30 * 60.0
-JOB_TIMEOUT = 120
+JOB_TIMEOUT = settings.RQ_QUEUES["psa"]["DEFAULT_TIMEOUT"]  # rq stops a send after this
 TICKET_ID_TTL = 24 * 3600
 
 

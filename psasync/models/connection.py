@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils import timezone
 
@@ -59,7 +60,10 @@ class PsaConnection(models.Model):
     max_concurrent = models.PositiveSmallIntegerField(
         null=True, blank=True, help_text="Requests in flight at once; blank: the PSA's default."
     )
-    timeout_seconds = models.FloatField(default=20.0)
+    # At most 30 s: three requests and their waits must end within the job's 120 s.
+    timeout_seconds = models.FloatField(
+        default=20.0, validators=[MinValueValidator(0.5), MaxValueValidator(30)]
+    )
 
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_failure_at = models.DateTimeField(null=True, blank=True)
