@@ -9,6 +9,7 @@ from django.db import connection
 
 from tests.factories import ClientFactory
 from tests.mails import REPO, build_mail
+from tests.processes import database_url
 from tickets.intake.store import schedule_processing, store_raw_mail
 from tickets.models import InboundMail
 
@@ -18,12 +19,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="a worker process needs a shared database"
     ),
 ]
-
-
-def database_url() -> str:
-    s = connection.settings_dict
-    auth = s["USER"] + (f":{s['PASSWORD']}" if s["PASSWORD"] else "")
-    return f"postgres://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
 
 
 def run_worker() -> subprocess.CompletedProcess:

@@ -18,8 +18,8 @@ from psasync.models import WriteBack
 from psasync.sending import send_writeback
 from psasync.simulator.core import Faults
 from psasync.sweeper import requeue_stale_writebacks
-from tests.intake.test_rq_worker import database_url
 from tests.mails import REPO
+from tests.processes import database_url
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
