@@ -12,6 +12,7 @@ urlpatterns = [
     path("tickets/<int:pk>/release/", ticket.release, name="release"),
     path("tickets/<int:pk>/", ticket.ticket_page, name="ticket"),
     path("tickets/<int:pk>/time/", ticket.log_time, name="log-time"),
+    path("tickets/<int:pk>/time/<int:entry_id>/delete/", ticket.delete_time, name="delete-time"),
     path("tickets/<int:pk>/timer/", ticket.timer, name="timer"),
     path("tickets/<int:pk>/note/", ticket.note, name="note"),
     path("tickets/<int:pk>/status/", ticket.status, name="status"),

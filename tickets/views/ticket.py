@@ -18,9 +18,10 @@ from ..actions import (
     resolve_ticket,
     start_timer,
     stop_timer,
+    void_time,
 )
 from ..forms import NoteForm, ResolveForm, StatusForm, TimeEntryForm
-from ..models import Attachment, RunningTimer, Ticket
+from ..models import Attachment, RunningTimer, Ticket, TimeEntry
 from ..queue import visible_to
 from .access import agent_required
 
@@ -105,6 +106,23 @@ def log_time(request, pk: int):
         clear_timer(request.agent, ticket)
 
     return _submit(request, pk, TimeEntryForm, "time_form", act, "Time logged.")
+
+
+@require_POST
+@agent_required
+def delete_time(request, pk: int, entry_id: int):
+    """An agent deletes their own entry, with a reason; the PSA follows (or it is refused)."""
+    ticket = _ticket_for(request, pk)
+    entry = get_object_or_404(
+        TimeEntry, pk=entry_id, ticket=ticket, agent=request.agent, voided_at__isnull=True
+    )
+    try:
+        void_time(entry, request.user, request.POST.get("reason", ""))
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Time entry deleted.")
+    return redirect("desk:ticket", pk=ticket.pk)
 
 
 @require_POST
