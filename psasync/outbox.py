@@ -14,11 +14,11 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from clients.models import PsaKind
-from desklib.jobs import enqueue
 from tickets.models import TimeEntry
 from tickets.signals import time_entry_changed, time_entry_recorded, time_entry_voided
 
 from .connectors import connector_class
+from .jobs import queue_send
 from .models import Operation, PsaConnection, WriteBack, WriteBackState
 
 log = logging.getLogger(__name__)
@@ -29,13 +29,11 @@ NO_CONNECTION = (
 
 def schedule(writeback: WriteBack) -> None:
     """Queue the send once the current transaction commits (at once outside one)."""
-    from .sending import send_writeback
-
     pk = writeback.pk
 
     def send() -> None:
         try:
-            enqueue("psa", send_writeback, pk)
+            queue_send(pk)
         except Exception:  # Redis down: the row stays pending; the sweeper re-sends it
             log.exception("could not queue write-back %s; the sweeper will retry", pk)
 

@@ -22,8 +22,6 @@ from django.core.cache import cache as django_cache
 from django.db import transaction
 from django.utils import timezone
 
-from desklib.jobs import jobs_are_async
-
 from .connectors import connector_class
 from .connectors.base import (
     ConnectionConfig,
@@ -344,13 +342,9 @@ def _defer(writeback: WriteBack, started: datetime, deferred: Deferred) -> str:
 
 def _requeue(writeback: WriteBack, seconds: float) -> None:
     """Run again after `seconds` (rq's scheduler); the sweeper covers a lost job."""
-    if not jobs_are_async():
-        return  # inline: the sweeper or the SDM's "retry now" sends it
-    try:
-        import django_rq
+    from .jobs import queue_send
 
-        django_rq.get_queue("psa").enqueue_in(
-            timedelta(seconds=seconds), send_writeback, writeback.pk, job_timeout=JOB_TIMEOUT
-        )
+    try:
+        queue_send(writeback.pk, delay=seconds)
     except Exception:
         log.exception("could not re-queue write-back %s; the sweeper will", writeback.pk)

@@ -5,24 +5,26 @@ recorded, a worker killed mid-call, a flushed queue. Run every minute
 (`helpdesk/cron.py`, or `manage.py sweep_writebacks`), the sweeper
 - puts back to pending a row "sending" for longer than any job may run (its
   worker died; the next attempt looks for the marker before creating), and
-- queues every pending row overdue by more than the grace period.
-A duplicate job is harmless: a row is claimed under its lock, once.
+- queues every pending row overdue by more than the grace period whose job is
+  gone (psasync.jobs tells which rows still have one queued, running or due).
+A duplicate job would be harmless: a row is claimed under its lock, once.
 """
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
+from itertools import islice
 
 from django.db import transaction
 from django.utils import timezone
 
-from desklib.jobs import enqueue
-
+from .jobs import queue_send, waiting_sends
 from .models import Attempt, AttemptOutcome, WriteBack, WriteBackState
-from .sending import JOB_TIMEOUT, send_writeback
+from .sending import JOB_TIMEOUT
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=2)
 STALE_SENDING = timedelta(seconds=JOB_TIMEOUT + 60)
+SWEEP_AT_MOST = 5000  # rows queued per sweep; the next sweep takes the rest
 
 
 def requeue_stale_writebacks(
@@ -31,11 +33,42 @@ def requeue_stale_writebacks(
 ) -> int:
     """Recover abandoned sends and queue overdue ones; returns how many were queued."""
     now = timezone.now()
+    abandoned = _recover_abandoned(now - timedelta(seconds=stale_seconds), now)
+    try:
+        waiting = waiting_sends(late_seconds=grace_seconds)
+    except Exception:  # Redis down: nothing can be queued; the rows wait as pending
+        log.exception("could not read the psa queue; next sweep")
+        return 0
+    overdue = (
+        WriteBack.objects.filter(
+            state=WriteBackState.PENDING,
+            next_attempt_at__lt=now - timedelta(seconds=grace_seconds),
+            connection__enabled=True,
+        )
+        .order_by("next_attempt_at")
+        .values_list("pk", flat=True)
+        .iterator()
+    )
+    lost = islice((pk for pk in overdue if pk not in waiting), SWEEP_AT_MOST)
+    queued = 0
+    for pk in dict.fromkeys([*abandoned, *lost]):
+        try:
+            queue_send(pk)
+            queued += 1
+        except Exception:
+            log.exception("could not queue write-back %s; next sweep", pk)
+            break
+    if queued:
+        log.warning("queued %d overdue write-back(s)", queued)
+    return queued
+
+
+def _recover_abandoned(sending_before: datetime, now: datetime) -> list[int]:
+    """Put back to pending the rows whose worker died mid-send; returns their ids."""
     with transaction.atomic():
         abandoned = list(
             WriteBack.objects.select_for_update(skip_locked=True).filter(
-                state=WriteBackState.SENDING,
-                sending_since__lt=now - timedelta(seconds=stale_seconds),
+                state=WriteBackState.SENDING, sending_since__lt=sending_before
             )
         )
         for writeback in abandoned:
@@ -49,26 +82,6 @@ def requeue_stale_writebacks(
         WriteBack.objects.filter(pk__in=[w.pk for w in abandoned]).update(
             state=WriteBackState.PENDING, sending_since=None, next_attempt_at=now
         )
-    overdue = list(
-        WriteBack.objects.filter(
-            state=WriteBackState.PENDING,
-            next_attempt_at__lt=now - timedelta(seconds=grace_seconds),
-            connection__enabled=True,
-        )
-        .order_by("next_attempt_at")
-        .values_list("pk", flat=True)[:5000]
-    )
-    overdue += [w.pk for w in abandoned]
-    queued = 0
-    for pk in dict.fromkeys(overdue):
-        try:
-            enqueue("psa", send_writeback, pk)
-            queued += 1
-        except Exception:
-            log.exception("could not queue write-back %s; next sweep", pk)
-            break
     if abandoned:
         log.warning("recovered %d write-back(s) abandoned mid-send", len(abandoned))
-    if queued:
-        log.warning("queued %d overdue write-back(s)", queued)
-    return queued
+    return [w.pk for w in abandoned]

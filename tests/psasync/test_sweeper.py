@@ -1,11 +1,11 @@
 """The sweeper (psasync.sweeper): no write-back waits forever for a job that was lost."""
 
+import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
-from desklib.jobs import jobs_are_async
 from psasync.models import WriteBack
 from psasync.sending import send_writeback
 from psasync.sweeper import STALE_SENDING, requeue_stale_writebacks
@@ -152,19 +152,20 @@ def test_a_row_of_a_disabled_connection_waits_until_it_is_enabled(connect, log_t
     assert writeback.state == "sent"
 
 
-def test_running_the_sweeper_twice_does_not_send_twice(connect, log_time, run_jobs):
+def test_running_the_sweeper_twice_does_not_send_twice(
+    connect, log_time, run_jobs, django_capture_on_commit_callbacks
+):
     sim, _ = connect("connectwise")
     log_time()
     writeback = WriteBack.objects.get()
     due(writeback, -600)
 
-    with run_jobs():
+    with django_capture_on_commit_callbacks(execute=True):
         first = requeue_stale_writebacks()
-        second = requeue_stale_writebacks()
+    with run_jobs():
+        second = requeue_stale_writebacks()  # the first sweep's job still waits (or ran)
 
-    assert first == 1
-    if jobs_are_async():
-        assert second == 1  # nothing ran between the sweeps: the row was queued twice
+    assert (first, second) == (1, 0)
     writeback.refresh_from_db()
     assert writeback.state == "sent"
     assert outcomes(writeback) == ["sent"]
@@ -181,11 +182,69 @@ def test_rq_stops_a_send_before_the_sweeper_takes_its_row_for_abandoned(
     with django_capture_on_commit_callbacks(execute=True):
         log_time()  # queued by the outbox
     writeback = WriteBack.objects.get()
+    [from_the_outbox] = redis_queues["psa"].jobs
+    redis_queues["psa"].empty()  # lost
     due(writeback, -600)
     with django_capture_on_commit_callbacks(execute=True):
         requeue_stale_writebacks()  # queued by the sweeper
 
-    jobs = redis_queues["psa"].jobs
-    assert [job.args for job in jobs] == [(writeback.pk,), (writeback.pk,)]
-    for job in jobs:
+    [from_the_sweeper] = redis_queues["psa"].jobs
+    for job in (from_the_outbox, from_the_sweeper):
+        assert job.args == (writeback.pk,)
         assert job.timeout < STALE_SENDING.total_seconds()
+
+
+def test_a_row_whose_job_still_waits_behind_a_backlog_is_not_queued_again(
+    redis_queues, connect, log_time, django_capture_on_commit_callbacks
+):
+    # A long queue (thousands of entries after an outage) must not be doubled by the
+    # sweeper each minute: only rows whose job is gone are queued.
+    connect("connectwise")
+    with django_capture_on_commit_callbacks(execute=True):
+        log_time(), log_time()
+    waiting, lost = WriteBack.objects.order_by("pk")
+    for job in redis_queues["psa"].jobs:
+        if job.args == (lost.pk,):
+            job.cancel()
+            job.delete()
+    due(waiting, -600)
+    due(lost, -600)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requeue_stale_writebacks(grace_seconds=120) == 1
+
+    assert sorted(job.args for job in redis_queues["psa"].jobs) == [(waiting.pk,), (lost.pk,)]
+
+
+def test_a_retry_scheduled_in_time_waits_but_one_long_overdue_is_queued(
+    redis_queues, connect, log_time, django_capture_on_commit_callbacks
+):
+    # A scheduled retry long past its time has no scheduler to move it: queue it now.
+    from psasync.jobs import queue_send
+
+    connect("connectwise")
+    log_time(), log_time()
+    on_time, stuck = WriteBack.objects.order_by("pk")
+    with django_capture_on_commit_callbacks(execute=True):
+        queue_send(on_time.pk, delay=60)
+        queue_send(stuck.pk, delay=60)
+    registry = redis_queues["psa"].scheduled_job_registry
+    [stuck_job] = [j for j in registry.get_job_ids() if j.startswith(f"psa-wb-{stuck.pk}-")]
+    registry.connection.zadd(registry.key, {stuck_job: time.time() - 600})
+    due(on_time, -600)  # as the sweeper sees them: both overdue in the database
+    due(stuck, -600)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert requeue_stale_writebacks(grace_seconds=120) == 1
+
+    assert [job.args for job in redis_queues["psa"].jobs] == [(stuck.pk,)]
+
+
+def test_job_ids_name_the_write_back_they_send():
+    from psasync.jobs import job_id, writeback_of
+
+    first, second = job_id(42), job_id(42)
+    assert first != second  # rq job ids are unique
+    assert writeback_of(first) == writeback_of(second) == 42
+    assert writeback_of("intake-42") is None
+    assert writeback_of("psa-wb-x-1") is None
