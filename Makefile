@@ -9,7 +9,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 PSA_SIM_PORT ?= 8765
 
-.PHONY: setup run worker cron require-redis test bench lint format clean
+.PHONY: setup run worker worker-psa cron require-redis test bench lint format clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,12 @@ run: setup
 # One RQ worker for every queue (needs REDIS_URL), with rq's scheduler for delayed jobs.
 worker: setup require-redis
 	$(PY) manage.py rqworker intake psa telephony default --with-scheduler
+
+# PSA sends wait on the network: a worker that runs them in its own process (no fork
+# per job) sends about five times as many per core (bench/README.md). Run it beside
+# `make worker`, as many as the PSAs' rate limits deserve.
+worker-psa: setup require-redis
+	$(PY) manage.py rqworker psa --worker-class rq.worker.SimpleWorker --with-scheduler
 
 # The periodic jobs (helpdesk/cron.py): one such process per deployment.
 cron: setup require-redis

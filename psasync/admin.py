@@ -5,7 +5,6 @@ import re
 import uuid
 from datetime import timedelta
 
-import httpx
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -16,7 +15,7 @@ from django.utils.text import Truncator
 
 from . import actions
 from .connectors import connector_class
-from .connectors.base import PsaError
+from .connectors.base import PsaError, http_client
 from .encryption import CredentialsUnreadable
 from .models import Attempt, MemberMapping, PsaConnection, WriteBack, WriteBackState
 from .sending import build_connector
@@ -146,7 +145,7 @@ class PsaConnectionAdmin(admin.ModelAdmin):
                 .first()
             )
             try:
-                with httpx.Client() as http:
+                with http_client() as http:
                     checks = build_connector(connection, http).check(ticket_number=sample or "")
             except (PsaError, CredentialsUnreadable) as exc:
                 self.message_user(request, f"{connection}: {exc}", messages.ERROR)

@@ -8,3 +8,6 @@ class PsasyncConfig(AppConfig):
 
     def ready(self) -> None:
         from . import outbox  # noqa: F401 (connects the outbox to tickets' time signals)
+        from .connectors.base import tls_context
+
+        tls_context()  # built once here, inherited by every job rq forks from this process

@@ -19,7 +19,8 @@ import httpx
 from cryptography.fernet import InvalidToken
 from django.conf import settings
 from django.core.cache import cache as django_cache
-from django.db import transaction
+from django.db import close_old_connections, transaction
+from django.db import connection as db_connection
 from django.utils import timezone
 
 from .connectors import connector_class
@@ -29,6 +30,7 @@ from .connectors.base import (
     PermanentError,
     RemoteEntry,
     RetryableError,
+    http_client,
 )
 from .encryption import CredentialsUnreadable, fernet
 from .limits import Deferred, in_flight_slot, request_gate
@@ -61,6 +63,10 @@ def backoff(attempts: int, retry_after: float | None = None) -> float:
 
 def send_writeback(writeback_id: int) -> str:
     """Try to send one write-back now; returns what happened (for logs and tests)."""
+    if not db_connection.in_atomic_block:
+        # A worker that runs jobs in its own process (rq's SimpleWorker) keeps its
+        # database connection between jobs: drop one that broke or grew too old.
+        close_old_connections()
     writeback = _claim(writeback_id)
     if writeback is None:
         return "skipped"
@@ -70,7 +76,7 @@ def send_writeback(writeback_id: int) -> str:
     try:
         with in_flight_slot(connection.limit_key(), in_flight):
             gate = request_gate(connection.limit_key(), requests, window)
-            with httpx.Client(event_hooks={"request": [gate]}) as http:
+            with http_client(event_hooks={"request": [gate]}) as http:
                 connector = build_connector(connection, http)
                 outcome, remote = _perform(writeback, connector)
     except Deferred as deferred:

@@ -29,9 +29,14 @@ pytestmark = [
 ]
 
 
-def start_worker(log: Path, *, burst: bool = True) -> subprocess.Popen:
+# What `make worker-psa` runs: jobs in the worker's own process, no fork per job.
+IN_PROCESS = "rq.worker.SimpleWorker"
+
+
+def start_worker(log: Path, *, burst: bool = True, worker_class: str = "") -> subprocess.Popen:
     """`manage.py rqworker psa` on the test database, in a process group of its own."""
     command = [sys.executable, "manage.py", "rqworker", "psa"] + (["--burst"] if burst else [])
+    command += ["--worker-class", worker_class] if worker_class else []
     return subprocess.Popen(
         command,
         cwd=REPO,
@@ -80,8 +85,9 @@ def kill_worker(worker: subprocess.Popen) -> list[int]:
     return horses
 
 
+@pytest.mark.parametrize("worker_class", ["", IN_PROCESS], ids=["forking", "in-process"])
 def test_a_worker_killed_mid_call_leaves_exactly_one_entry_in_the_psa(
-    redis_queues, connect, log_time, tmp_path
+    redis_queues, connect, log_time, tmp_path, worker_class
 ):
     sim, connection = connect("connectwise", faults=Faults(timeout_rate=1.0, hang=60))
     connection.timeout_seconds = 90  # the worker must still be waiting when it is killed
@@ -90,14 +96,14 @@ def test_a_worker_killed_mid_call_leaves_exactly_one_entry_in_the_psa(
     writeback = WriteBack.objects.get()
     assert redis_queues["psa"].count == 1
 
-    worker = start_worker(tmp_path / "killed.log", burst=False)
+    worker = start_worker(tmp_path / "killed.log", burst=False, worker_class=worker_class)
     try:
         wait_for(lambda: len(sim.entries()) == 1, "the PSA to apply the entry")
         writeback.refresh_from_db()
         assert writeback.state == "sending"  # the PSA has it; our worker hangs on the answer
     finally:
         horses = kill_worker(worker)
-    assert horses, "the job ran in a work horse, which was killed too"
+    assert bool(horses) != bool(worker_class), "rq's default worker runs a job in a horse"
     wait_for(lambda: not any(running(pid) for pid in horses), "the work horse to die", 5)
     writeback.refresh_from_db()
     assert (writeback.state, writeback.remote_id) == ("sending", "")  # nobody will finish it
@@ -108,7 +114,8 @@ def test_a_worker_killed_mid_call_leaves_exactly_one_entry_in_the_psa(
     assert "worker stopped" in writeback.attempt_log.get().message
 
     sim.set_faults(Faults())
-    finish(start_worker(tmp_path / "rerun.log"), tmp_path / "rerun.log")
+    rerun = start_worker(tmp_path / "rerun.log", worker_class=worker_class)
+    finish(rerun, tmp_path / "rerun.log")
 
     writeback.refresh_from_db()
     [remote] = sim.entries()
@@ -151,3 +158,27 @@ def test_two_workers_on_one_backlog_send_every_entry_exactly_once(
     assert max(markers.values()) == 1
     assert set(markers) == {w.marker for w in WriteBack.objects.all()}
     assert redis_queues["psa"].count == 0
+
+
+def test_an_in_process_worker_gets_a_new_database_connection_when_its_old_one_broke(
+    redis_queues, connect, log_time, tmp_path
+):
+    # A worker that runs jobs in its own process keeps its connection between jobs; after
+    # a PostgreSQL restart (here: its backend terminated) the next job must still send.
+    sim, _ = connect("connectwise")
+    log = tmp_path / "worker.log"
+    worker = start_worker(log, burst=False, worker_class=IN_PROCESS)
+    try:
+        log_time()
+        wait_for(lambda: len(sim.entries()) == 1, "the first entry to be sent")
+        with db.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            assert cursor.fetchall(), "the worker's connection was open"
+        log_time()
+        wait_for(lambda: len(sim.entries()) == 2, "the second entry to be sent")
+    finally:
+        kill_worker(worker)
+    assert set(WriteBack.objects.values_list("state", flat=True)) == {"sent"}, log.read_text()
