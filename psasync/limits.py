@@ -2,6 +2,11 @@
 
 - A moving-window rate limit on requests (the `limits` library), so we stay under
   what the PSA allows instead of collecting 429s.
+- A line for the sends the limit turned away: each is given its own turn, one
+  request's share of the window after the one before, so they come back spread
+  out at the rate the PSA allows, not all at once when the window moves (where
+  all but a few would be turned away again, and the rest of the queue waits
+  behind them).
 - A cap on requests in flight, as slots held with redis-py locks; a lock expires
   on its own if the worker holding it dies.
 
@@ -60,12 +65,33 @@ def request_gate(
     def before_request(request: object) -> None:
         while not limiter.hit(item, "psa", key):
             stats = limiter.get_window_stats(item, "psa", key)
-            wait = max(0.01, stats.reset_time - time.time())
+            now = time.time()
+            wait = max(0.01, stats.reset_time - now)
             if wait > MAX_SLEEP:
-                raise Deferred(wait, f"our rate limit ({requests} per {per_seconds} s) is reached")
+                turn = take_turn(key, earliest=now + wait, every=item.get_expiry() / requests)
+                why = f"our rate limit ({requests} per {per_seconds} s) is reached"
+                raise Deferred(turn - now, why)
             sleep(wait + random.uniform(0, 0.05))
 
     return before_request
+
+
+# The line's next free turn (a Unix time) moves on by `every` with each turn given; the
+# line is forgotten ten minutes after its last turn.
+_TAKE_TURN = """
+local turn = math.max(tonumber(redis.call('GET', KEYS[1]) or '0'), tonumber(ARGV[1]))
+local after = turn + tonumber(ARGV[2])
+local ttl = math.ceil((after - tonumber(ARGV[3]) + 600) * 1000)
+redis.call('SET', KEYS[1], string.format('%.3f', after), 'PX', ttl)
+return string.format('%.3f', turn)
+"""
+
+
+def take_turn(key: str, earliest: float, every: float) -> float:
+    """The time (Unix) at which a send turned away by the limit of `key` should try
+    again: `earliest`, or `every` seconds after the last turn given, whichever is later."""
+    script = _redis().register_script(_TAKE_TURN)
+    return float(script(keys=[f"psa:turn:{key}"], args=[earliest, every, time.time()]))
 
 
 @contextmanager

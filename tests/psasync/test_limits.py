@@ -58,6 +58,32 @@ def test_a_wait_longer_than_max_sleep_defers_instead_of_sleeping(key):
     assert "1 per 60 s" in deferred.value.why
 
 
+def test_sends_turned_away_get_turns_spread_at_the_rate_the_limit_allows(key):
+    # Not all back at once when the window moves: one request's share apart, in order.
+    request_gate(key, 2, 60)(None)
+    request_gate(key, 2, 60)(None)
+    delays = []
+    for _ in range(3):
+        with pytest.raises(Deferred) as deferred:
+            request_gate(key, 2, 60)(None)
+        delays.append(deferred.value.seconds)
+    share = (60 + limits.EDGE_MARGIN) / 2
+    assert 59 < delays[0] <= 61  # when the first request leaves the window
+    assert delays[1] == pytest.approx(delays[0] + share, abs=0.5)
+    assert delays[2] == pytest.approx(delays[0] + 2 * share, abs=0.5)
+    with pytest.raises(Deferred) as other:
+        request_gate(f"{key}-other", 1, 60)(None), request_gate(f"{key}-other", 1, 60)(None)
+    assert other.value.seconds <= 61  # another connection has a line of its own
+
+
+def test_a_turn_is_never_before_the_time_asked_for_nor_before_the_last_one(key):
+    now = time.time()
+    assert limits.take_turn(key, earliest=now + 10, every=2) == pytest.approx(now + 10, abs=0.01)
+    assert limits.take_turn(key, earliest=now, every=2) == pytest.approx(now + 12, abs=0.01)
+    assert limits.take_turn(key, earliest=now + 30, every=2) == pytest.approx(now + 30, abs=0.01)
+    assert limits.take_turn(key, earliest=now, every=2) == pytest.approx(now + 32, abs=0.01)
+
+
 def test_every_gate_on_one_key_shares_the_allowance(key):
     request_gate(key, 1, 60)(None)  # e.g. another worker's request to the same PSA
     with pytest.raises(Deferred):
