@@ -7,7 +7,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from datetime import timedelta
 from io import StringIO
 
@@ -260,9 +259,7 @@ def test_psa_simulator_serves_one_kind_on_a_port_until_sigterm(simulator_process
     answer = httpx.get(f"{base_url}/system/info", timeout=5)
     assert answer.status_code == 401  # a PSA: no credentials, no answer
     assert httpx.get(f"{root}/_sim/stats", timeout=5).json()["statuses"] == {"401": 1}
-    begun = time.monotonic()
-    assert stop(process) == 0
-    assert time.monotonic() - begun < 1.0
+    assert stop(process) == 0  # on SIGTERM, within stop()'s ten seconds, not killed
     with pytest.raises(httpx.ConnectError):
         httpx.get(f"{root}/_sim/stats", timeout=2)
 
