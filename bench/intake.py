@@ -26,7 +26,6 @@ import cProfile
 import email
 import io
 import json
-import math
 import os
 import pstats
 import re
@@ -36,6 +35,8 @@ import time
 import uuid
 from collections import Counter
 from email import policy
+
+from bench.figures import percentile, progress
 
 CORPUS = REPO.parent / "shared" / "corpus" / "email"
 SAMPLES = REPO / "samples" / "mail"
@@ -85,10 +86,6 @@ def parse_args() -> argparse.Namespace:
     if args.rounds < 1 or args.warmup < 0:
         parser.error("--rounds must be at least 1 and --warmup not negative")
     return args
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
 
 
 # --- The corpus ------------------------------------------------------------------
@@ -213,14 +210,6 @@ class StatementTimer:
 
 
 # --- Figures --------------------------------------------------------------------------
-
-
-def percentile(sorted_values: list[float], pct: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    if not sorted_values:
-        return float("nan")
-    rank = max(1, min(len(sorted_values), math.ceil(pct / 100 * len(sorted_values))))
-    return sorted_values[rank - 1]
 
 
 def summary(times: list[float], elapsed: float) -> dict:

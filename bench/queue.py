@@ -25,7 +25,6 @@ sys.path[0] = str(REPO)
 
 import argparse
 import json
-import math
 import os
 import random
 import statistics
@@ -33,20 +32,11 @@ import threading
 import time
 from datetime import timedelta
 
+from bench.figures import percentile, progress
+
 OPEN = ("new", "open", "waiting")
 CLAIMER_COUNTS = (1, 4, 16)
 TEAM_CLIENTS = 50  # the queue page's agent serves this many clients
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered)))) - 1]
 
 
 def parse_args() -> argparse.Namespace:

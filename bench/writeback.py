@@ -42,6 +42,8 @@ import time
 from collections import Counter
 from datetime import timedelta
 
+from bench.figures import percentile, progress
+
 KIND = "connectwise"
 QUEUE = "psa"
 SLOT = timedelta(minutes=20)  # one entry per agent per slot: entries never overlap
@@ -51,17 +53,6 @@ GOAL = 0.9
 IN_PROCESS = "rq.worker.SimpleWorker"
 # What send_writeback returned, as rq logs it (-v 2): an AttemptOutcome, or "skipped".
 JOB_RESULT = re.compile(rb"result: (?:AttemptOutcome\.(\w+)|'(\w+)')")
-
-
-def progress(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    if not ordered:
-        return float("nan")
-    return ordered[max(1, min(len(ordered), math.ceil(pct / 100 * len(ordered)))) - 1]
 
 
 def parse_args() -> argparse.Namespace:
