@@ -145,8 +145,9 @@ class AutotaskSim(KindSim):
         return json_response(
             {
                 "zoneName": "Simulated zone 5",
-                "url": f"{request.host_url}{self.zone_root.lstrip('/')}/",
-                "webUrl": request.host_url,
+                # root_url: under `psa_simulator --kind all` this one is mounted at /autotask
+                "url": f"{request.root_url}{self.zone_root.lstrip('/')}/",
+                "webUrl": request.root_url,
                 "ci": 5,
             }
         )
@@ -161,6 +162,9 @@ class AutotaskSim(KindSim):
         )
 
     def query_tickets(self, request: Request) -> Response:
+        number = _wanted_number(request)
+        if number:  # a lookup by number may create the ticket in demo mode (auto_tickets)
+            self.state.ticket_by_number(number)
         with self.state.lock:
             rows = [_ticket_view(ticket) for ticket in self.state.tickets.values()]
         return self._query(request, "Tickets", rows)
@@ -272,7 +276,7 @@ class AutotaskSim(KindSim):
         if len(remaining) > page_size:
             paging = json.dumps({"pageSize": page_size, "lastId": page[-1]["id"]})
             query = urlencode({"paging": paging, "search": request.args["search"]})
-            next_url = f"{request.host_url}{self.zone_root.lstrip('/')}/V1.0/{entity}/query/next"
+            next_url = f"{request.root_url}{self.zone_root.lstrip('/')}/V1.0/{entity}/query/next"
             next_url = f"{next_url}?{query}"
         fields = options.get("includefields") or []
         items = [_only(row, fields) for row in page]
@@ -353,3 +357,17 @@ def _when(fields: dict[str, Any], name: str) -> datetime | None:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _wanted_number(request: Request) -> str:
+    """The ticket number a query asks for (an `eq` on ticketNumber), or ""."""
+    try:
+        search = json.loads(request.args.get("search") or "")
+        conditions = {k.lower(): v for k, v in search.items()}.get("filter") or []
+        for condition in conditions:
+            fields = {k.lower(): v for k, v in condition.items()}
+            if fields.get("op") == "eq" and str(fields.get("field", "")).lower() == "ticketnumber":
+                return str(fields.get("value") or "")
+    except (ValueError, AttributeError, TypeError):
+        pass  # _query answers a malformed search
+    return ""
