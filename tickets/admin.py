@@ -8,10 +8,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
 from .actions import Actor, assign_ticket, change_time, override_priority, void_time
+from .forms import LocalDateTimeInput
 from .intake.pipeline import FAILED, process_inbound
 from .models import (
     Agent,
@@ -96,9 +98,11 @@ class OverridePriorityForm(forms.Form):
 
 
 class ActionFormMixin:
-    def _action_form(self, request, queryset, form_class, action: str, title: str, apply):
+    def _action_form(
+        self, request, queryset, form_class, action: str, title: str, apply, initial=None
+    ):
         """An intermediate page: the form, then `apply(row, data)` for each selected row."""
-        form = form_class(request.POST if "apply" in request.POST else None)
+        form = form_class(request.POST if "apply" in request.POST else None, initial=initial)
         if form.is_valid():
             done, refused = 0, []
             for row in queryset:
@@ -302,8 +306,8 @@ class AgentAdmin(admin.ModelAdmin):
 
 
 class ChangeTimeForm(forms.Form):
-    started_at = forms.DateTimeField()
-    ended_at = forms.DateTimeField()
+    started_at = forms.DateTimeField(widget=LocalDateTimeInput())
+    ended_at = forms.DateTimeField(widget=LocalDateTimeInput())
     summary = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
     billable = forms.BooleanField(required=False)
 
@@ -326,9 +330,25 @@ class TimeEntryAdmin(ActionFormMixin, ReadOnlyAdmin):
 
     @admin.action(description="Change time, summary or billable…", permissions=["edit_time"])
     def change_entries(self, request, queryset):
+        # One at a time: each entry has its own times and summary, and the form starts
+        # from them, so a field the SDM leaves alone stays as it was (billable too).
+        if queryset.count() != 1:
+            self.message_user(
+                request,
+                "Change one time entry at a time: each has its own times and summary.",
+                messages.ERROR,
+            )
+            return None
+        entry = queryset.get()
+        current = {
+            "started_at": timezone.localtime(entry.started_at),
+            "ended_at": timezone.localtime(entry.ended_at),
+            "summary": entry.summary,
+            "billable": entry.billable,
+        }
         return self._action_form(
             request, queryset, ChangeTimeForm, "change_entries", "Change time entries",
-            lambda entry, data: change_time(entry, request.user, **data),
+            lambda entry, data: change_time(entry, request.user, **data), initial=current,
         )  # fmt: skip
 
     @admin.action(description="Delete time (void)…", permissions=["edit_time"])

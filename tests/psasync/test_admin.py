@@ -4,6 +4,7 @@ to the PSA, or are refused where it forbids them."""
 
 import html
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -484,6 +485,31 @@ def test_an_sdm_changes_sent_time_and_the_psa_entry_follows(
     (remote,) = sim.entries()
     assert remote["hours"] == 0.75
     assert remote["summary"] == "Replaced the fuser."
+
+
+def test_the_change_form_starts_from_the_entrys_own_values(connect, log_time, sdm_client):
+    # An SDM who only fixes the summary must not make the entry non-billable in the PSA.
+    connect("connectwise")
+    entry = log_time(minutes=30, summary="Reset the VPN token.")
+    shown = page(act(sdm_client, TIME, "change_entries", entry))
+    local = timezone.localtime
+    assert f'value="{local(entry.started_at):%Y-%m-%dT%H:%M}"' in shown
+    assert f'value="{local(entry.ended_at):%Y-%m-%dT%H:%M}"' in shown
+    assert "Reset the VPN token.</textarea>" in shown
+    assert re.search(r'<input type="checkbox" name="billable"[^>]* checked', shown)
+
+
+def test_the_change_action_takes_one_entry_at_a_time(connect, log_time, sdm_client):
+    connect("connectwise")
+    first, second = log_time(), log_time()
+    response = act(
+        sdm_client, TIME, "change_entries", first, second,
+        **change_time_form(first, summary="One summary for both."),
+    )  # fmt: skip
+    assert said(response) == [
+        "Change one time entry at a time: each has its own times and summary."
+    ]
+    assert set(TimeEntry.objects.values_list("summary", flat=True)) == {"Cleared the print queue."}
 
 
 def test_an_sdm_deletes_sent_time_and_the_psa_entry_goes(connect, log_time, run_jobs, sdm_client):
