@@ -25,7 +25,8 @@ def build_payload(writeback: WriteBack) -> TimePayload:
     if not number:
         raise PermanentError(
             f"{entry.ticket.reference} has no PSA ticket number (none was found in the MSP's "
-            "mail): set it on the ticket, then retry."
+            "mail): set it on the ticket (Tickets, action \"Set the MSP's ticket number\"),"
+            " then retry."
         )
     member = (
         MemberMapping.objects.filter(connection=connection, agent_id=entry.agent_id)

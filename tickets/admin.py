@@ -12,7 +12,14 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .actions import Actor, assign_ticket, change_time, override_priority, void_time
+from .actions import (
+    Actor,
+    assign_ticket,
+    change_time,
+    override_priority,
+    set_psa_ticket_number,
+    void_time,
+)
 from .forms import LocalDateTimeInput
 from .intake.pipeline import FAILED, process_inbound
 from .models import (
@@ -97,6 +104,15 @@ class OverridePriorityForm(forms.Form):
     reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}))
 
 
+class PsaNumberForm(forms.Form):
+    number = forms.CharField(
+        label="The MSP's ticket number",
+        max_length=50,
+        help_text="As their PSA shows it. Time is written back against it; retry the"
+        " ticket's failed write-backs afterwards (PSA write-backs).",
+    )
+
+
 class ActionFormMixin:
     def _action_form(
         self, request, queryset, form_class, action: str, title: str, apply, initial=None
@@ -135,7 +151,7 @@ class TicketAdmin(ActionFormMixin, ReadOnlyAdmin):
         "sla_next_due", "is_alert", "occurrence_count", "psa_ticket_number", "created_at",
     ]  # fmt: skip
     list_filter = ["status", "priority", "sla_state", "assignee", "is_alert", "client", "source"]
-    actions = ["assign", "override"]
+    actions = ["assign", "override", "set_psa_number"]
     search_fields = ["subject", "psa_ticket_number", "requester_email", "=id"]
     list_select_related = ["client", "assignee__user"]
     readonly_fields = [
@@ -164,6 +180,17 @@ class TicketAdmin(ActionFormMixin, ReadOnlyAdmin):
         return self._action_form(
             request, queryset, AssignForm, "assign", "Assign to an agent",
             lambda ticket, data: assign_ticket(ticket, data["agent"], actor),
+        )  # fmt: skip
+
+    def has_set_psa_number_permission(self, request) -> bool:
+        return request.user.has_perm("tickets.change_ticket")
+
+    @admin.action(description="Set the MSP's ticket number…", permissions=["set_psa_number"])
+    def set_psa_number(self, request, queryset):
+        actor = Actor.of(request.user)
+        return self._action_form(
+            request, queryset, PsaNumberForm, "set_psa_number", "Set the MSP's ticket number",
+            lambda ticket, data: set_psa_ticket_number(ticket, data["number"], actor),
         )  # fmt: skip
 
     @admin.action(description="Override the priority…", permissions=["override"])

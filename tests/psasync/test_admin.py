@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.utils import formats, timezone
 
@@ -15,13 +16,15 @@ from psasync.connectors import connector_class
 from psasync.models import Attempt, MemberMapping, PsaConnection, WriteBack
 from psasync.simulator import Faults
 from tests.factories import make_agent
-from tickets.models import TimeEntry
+from tickets.actions import Actor, set_psa_ticket_number
+from tickets.models import Ticket, TimeEntry
 
 pytestmark = pytest.mark.django_db
 
 CONNECTIONS = "/admin/psasync/psaconnection/"
 WRITEBACKS = "/admin/psasync/writeback/"
 TIME = "/admin/tickets/timeentry/"
+TICKETS = "/admin/tickets/ticket/"
 PRIVATE = "PRIVATE-NOTE-7731 the customer's password is hunter2"
 
 
@@ -510,6 +513,55 @@ def test_the_change_action_takes_one_entry_at_a_time(connect, log_time, sdm_clie
         "Change one time entry at a time: each has its own times and summary."
     ]
     assert set(TimeEntry.objects.values_list("summary", flat=True)) == {"Cleared the print queue."}
+
+
+def test_an_sdm_sets_a_missing_psa_number_and_the_retried_write_back_is_sent(
+    connect, desk, log_time, run_jobs, sdm_client
+):
+    # An alert came without the MSP's number; its time failed, waiting for one.
+    sim, _ = connect("connectwise")
+    ticket = desk[2]
+    Ticket.objects.filter(pk=ticket.pk).update(psa_ticket_number="")
+    with run_jobs():
+        log_time()
+    writeback = WriteBack.objects.get()
+    assert writeback.state == "failed"
+    assert "Set the MSP's ticket number" in writeback.last_error
+
+    form = page(act(sdm_client, TICKETS, "set_psa_number", ticket))
+    assert 'name="number"' in form
+    response = act(sdm_client, TICKETS, "set_psa_number", ticket, apply="1", number=" 48213 ")
+    assert said(response) == ["Set the MSP's ticket number: 1 done."]
+    ticket.refresh_from_db()
+    assert ticket.psa_ticket_number == "48213"
+    event = ticket.events.get(kind="psa_ticket_number_set")
+    assert (event.old_value, event.new_value) == ({"number": ""}, {"number": "48213"})
+    assert event.actor.username == "sdm"
+
+    with run_jobs():
+        act(sdm_client, WRITEBACKS, "retry_now", writeback)
+    writeback.refresh_from_db()
+    assert writeback.state == "sent"
+    assert len(sim.entries()) == 1
+
+
+def test_setting_a_psa_number_needs_one_and_the_permission(desk, client):
+    from django.contrib.auth import get_user_model
+
+    ticket = desk[2]
+    staff = get_user_model().objects.create_user("viewer", password="pw-viewer-12345")
+    staff.is_staff = True
+    staff.save()
+    staff.user_permissions.add(*Permission.objects.filter(codename="view_ticket"))
+    client.force_login(staff)
+    response = act(client, TICKETS, "set_psa_number", ticket, apply="1", number="1")
+    ticket.refresh_from_db()
+    assert ticket.psa_ticket_number != "1"
+    assert response.status_code in (200, 302)
+
+    actor = Actor(label="test")
+    with pytest.raises(ValueError, match="Give the MSP's ticket number"):
+        set_psa_ticket_number(ticket, "  ", actor)
 
 
 def test_an_sdm_deletes_sent_time_and_the_psa_entry_goes(connect, log_time, run_jobs, sdm_client):

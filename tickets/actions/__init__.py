@@ -25,6 +25,7 @@ from .mail import (
     record_message,
 )
 from .priority import override_priority
+from .reference import set_psa_ticket_number
 from .status import change_status
 from .time import change_time, record_time, void_time
 from .work import add_note, clear_timer, resolve_ticket, start_timer, stop_timer
@@ -46,6 +47,7 @@ __all__ = [
     "create_ticket_from_mail",
     "fold_alert",
     "override_priority",
+    "set_psa_ticket_number",
     "record_event",
     "record_message",
     "change_time",
