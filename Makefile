@@ -20,7 +20,8 @@ $(STAMP): requirements.lock pyproject.toml
 	$(PY) -m pip install --quiet -r requirements.lock
 	@touch $(STAMP)
 
-# The demo clients write time back to a simulated PSA (psa_simulator), started here too.
+# The demo clients write time back to a simulated PSA (psa_simulator), started here too,
+# on PSA_SIM_PORT (make run PSA_SIM_PORT=8766 if 8765 is taken).
 run: setup
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo --psa-url http://127.0.0.1:$(PSA_SIM_PORT)
@@ -28,8 +29,12 @@ run: setup
 	@echo
 	@echo "Open http://$(HOST):$(PORT)/admin/ and log in as sdm / demo-sdm-2026 (Ctrl-C stops)."
 	@echo "Simulated PSAs: http://127.0.0.1:$(PSA_SIM_PORT)/<kind>/_sim/entries shows what they hold."
-	@$(PY) manage.py psa_simulator --kind all --port $(PSA_SIM_PORT) >/dev/null & sim=$$!; \
+	@listening() { $(PY) -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 0.2)' $(PSA_SIM_PORT) 2>/dev/null; }; \
+	taken="Port $(PSA_SIM_PORT) is taken: make run PSA_SIM_PORT=8766 (or another free port)"; \
+	if listening; then echo "$$taken"; exit 1; fi; \
+	$(PY) manage.py psa_simulator --kind all --port $(PSA_SIM_PORT) & sim=$$!; \
 	trap 'kill $$sim 2>/dev/null' EXIT INT TERM; \
+	until listening; do kill -0 $$sim 2>/dev/null || { echo "$$taken"; exit 1; }; sleep 0.25; done; \
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 # One RQ worker for every queue (needs REDIS_URL), with rq's scheduler for delayed jobs.

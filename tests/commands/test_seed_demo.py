@@ -55,3 +55,22 @@ def test_it_keeps_a_changed_password():
     user.save()
     seed()
     assert authenticate(username="sdm", password="changed-by-the-sdm-9") is not None
+
+
+def test_the_demo_connections_follow_the_simulator_to_another_port_but_an_sdms_stay():
+    from psasync.models import PsaConnection
+
+    call_command("seed_demo", "--psa-url", "http://127.0.0.1:8765", stdout=StringIO())
+    connections = {c.client.slug: c for c in PsaConnection.objects.select_related("client")}
+    assert len(connections) >= 2
+    mine, *demo = sorted(connections)
+    PsaConnection.objects.filter(pk=connections[mine].pk).update(
+        base_url="https://psa.msp.example/v4_6_release/apis/3.0"
+    )
+
+    call_command("seed_demo", "--psa-url", "http://127.0.0.1:9999", stdout=StringIO())
+
+    urls = dict(PsaConnection.objects.values_list("client__slug", "base_url"))
+    assert urls[mine] == "https://psa.msp.example/v4_6_release/apis/3.0"
+    for slug in demo:
+        assert urls[slug].startswith("http://127.0.0.1:9999/"), urls[slug]

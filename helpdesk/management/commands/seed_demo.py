@@ -4,6 +4,7 @@ Idempotent: running it again changes nothing that is already there (passwords
 included), and prints the logins each time.
 """
 
+import re
 from datetime import time
 
 from django.contrib.auth import get_user_model
@@ -188,13 +189,23 @@ class Command(BaseCommand):
         from psasync.simulator import Simulator
 
         kind = client.psa_kind
-        if kind not in DEMO_MEMBERS or PsaConnection.objects.filter(client=client).exists():
-            return  # an SDM's own settings win over the demo's
+        if kind not in DEMO_MEMBERS:
+            return
         sim = Simulator(kind)
+        base_url = f"{psa_url}/{kind}{sim.sim.api_root}"
+        existing = PsaConnection.objects.filter(client=client).first()
+        if existing is not None:
+            # Follow the simulator to another port (make run PSA_SIM_PORT=...), but an
+            # SDM's own settings (anything but a local simulator) win over the demo's.
+            local_sim = rf"http://(127\.0\.0\.1|localhost):\d+/{kind}{re.escape(sim.sim.api_root)}"
+            if existing.base_url != base_url and re.fullmatch(local_sim, existing.base_url):
+                existing.base_url = base_url
+                existing.save(update_fields=["base_url"])
+            return
         connection = PsaConnection.objects.create(
             client=client,
             kind=kind,
-            base_url=f"{psa_url}/{kind}{sim.sim.api_root}",
+            base_url=base_url,
             credentials=sim.credentials(),
             role=DEMO_ROLES.get(kind, ""),
             timeout_seconds=5,
