@@ -25,7 +25,7 @@ def build_payload(writeback: WriteBack) -> TimePayload:
     if not number:
         raise PermanentError(
             f"{entry.ticket.reference} has no PSA ticket number (none was found in the MSP's "
-            "mail): set it on the ticket (Tickets, action \"Set the MSP's ticket number\"),"
+            'mail): set it on the ticket (Tickets, action "Set the MSP\'s ticket number"),'
             " then retry."
         )
     member = (
