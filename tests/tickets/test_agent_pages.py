@@ -92,8 +92,23 @@ def test_an_impossible_time_entry_is_refused_with_its_message(alex, client):
     data = {"started_at": now, "ended_at": now, "summary": "x", "work_type": "remote"}
     response = client.post(f"/desk/tickets/{ticket.pk}/time/", data)
     assert response.status_code == 400
-    assert "The end must be after the start." in response.content.decode()
+    assert response.content.decode().count("The end must be after the start.") == 1  # once
     assert not TimeEntry.objects.exists()
+
+
+def test_an_overlapping_time_entry_is_refused_with_its_message_once(alex, client):
+    ticket = ingest(build_mail()).ticket
+    now = timezone.localtime().replace(second=0, microsecond=0)
+    data = {
+        "started_at": (now - timedelta(minutes=45)).strftime(LOCAL),
+        "ended_at": (now - timedelta(minutes=15)).strftime(LOCAL),
+        "summary": "Cleared the print spooler.", "billable": "on", "work_type": "remote",
+    }  # fmt: skip
+    assert client.post(f"/desk/tickets/{ticket.pk}/time/", data).status_code == 302
+    response = client.post(f"/desk/tickets/{ticket.pk}/time/", data)
+    assert response.status_code == 400
+    assert response.content.decode().count("Overlaps your entry on") == 1
+    assert TimeEntry.objects.count() == 1
 
 
 def test_the_timer_prefills_the_time_entry(alex, client):
