@@ -10,20 +10,20 @@ ticket, and never the entry's private notes, can reach a connector.
 from datetime import UTC
 from decimal import ROUND_HALF_UP, Decimal
 
-from .connectors.base import PermanentError, TimePayload
+from .connectors.base import NotReady, TimePayload
 from .models import BillableOption, MemberMapping, WriteBack
 
 TWO_PLACES = Decimal("0.01")
 
 
 def build_payload(writeback: WriteBack) -> TimePayload:
-    """The payload for `writeback` as its entry stands now; PermanentError with what
+    """The payload for `writeback` as its entry stands now; NotReady with what
     the SDM must fix when something the PSA needs is missing."""
     entry = writeback.entry
     connection = writeback.connection
     number = (entry.ticket.psa_ticket_number or "").strip()
     if not number:
-        raise PermanentError(
+        raise NotReady(
             f"{entry.ticket.reference} has no PSA ticket number (none was found in the MSP's "
             'mail): set it on the ticket (Tickets, action "Set the MSP\'s ticket number"),'
             " then retry."
@@ -34,7 +34,7 @@ def build_payload(writeback: WriteBack) -> TimePayload:
         .first()
     )
     if not member:
-        raise PermanentError(
+        raise NotReady(
             f"{entry.agent} has no {connection.get_kind_display()} member for "
             f"{connection.client}: map them on the connection, then retry."
         )

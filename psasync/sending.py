@@ -27,6 +27,7 @@ from .connectors import connector_class
 from .connectors.base import (
     ConnectionConfig,
     Connector,
+    NotReady,
     PermanentError,
     RemoteEntry,
     RetryableError,
@@ -84,7 +85,8 @@ def send_writeback(writeback_id: int) -> str:
     except RetryableError as exc:
         return _retry_or_fail(writeback, started, exc)
     except PermanentError as exc:
-        return _fail(writeback, started, exc.message, exc.status)
+        ours = isinstance(exc, NotReady)
+        return _fail(writeback, started, exc.message, exc.status, on_our_side=ours)
     except CredentialsUnreadable as exc:
         log.error("write-back %s: credentials of %s unreadable: %s", writeback.pk, connection, exc)
         return _fail(writeback, started, f"Credentials: {exc}", None)
@@ -249,6 +251,7 @@ class _Result:
     outcome: str
     status: int | None = None
     message: str = ""
+    on_our_side: bool = False  # nothing was sent: not the connection's failure
 
 
 def _finish(writeback: WriteBack, started: datetime, result: _Result, **fields) -> str:
@@ -264,10 +267,11 @@ def _finish(writeback: WriteBack, started: datetime, result: _Result, **fields) 
             outcome=result.outcome,
             status=result.status,
             message=result.message[:2000],
+            on_our_side=result.on_our_side,
         )
         if result.outcome in (AttemptOutcome.SENT, AttemptOutcome.ADOPTED):
             PsaConnection.objects.filter(pk=writeback.connection_id).update(last_success_at=now)
-        elif result.outcome != AttemptOutcome.DEFERRED:
+        elif not result.on_our_side:
             PsaConnection.objects.filter(pk=writeback.connection_id).update(
                 last_failure_at=now, last_error=result.message[:2000]
             )
@@ -318,11 +322,17 @@ def _retry_or_fail(writeback: WriteBack, started: datetime, error: RetryableErro
     return outcome
 
 
-def _fail(writeback: WriteBack, started: datetime, message: str, status: int | None) -> str:
+def _fail(
+    writeback: WriteBack,
+    started: datetime,
+    message: str,
+    status: int | None,
+    on_our_side: bool = False,
+) -> str:
     return _finish(
         writeback,
         started,
-        _Result(AttemptOutcome.FAILED, status, message),
+        _Result(AttemptOutcome.FAILED, status, message, on_our_side),
         state=WriteBackState.FAILED,
         sending_since=None,
         next_attempt_at=None,

@@ -56,6 +56,12 @@ class PermanentError(PsaError):
     """The PSA refused the request; sending it again would not help."""
 
 
+class NotReady(PermanentError):
+    """Not the PSA's refusal: something we must supply first (the MSP's ticket number,
+    a member mapping). Nothing was sent; the SDM fixes it and retries, and the
+    connection's health does not suffer for it."""
+
+
 class TicketNotFound(PermanentError):
     pass
 

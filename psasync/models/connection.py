@@ -98,12 +98,17 @@ class PsaConnection(models.Model):
         return f"{self.pk}.{self.created_at.timestamp():.6f}"
 
     def failure_rate(self, since: timedelta = timedelta(hours=24)) -> float | None:
-        """Share of attempts in the period that did not succeed (None: no attempts)."""
+        """Share of attempts in the period that did not succeed (None: no attempts);
+        failures on our side (nothing sent) are not the connection's."""
         from .writeback import Attempt, AttemptOutcome
 
-        recent = Attempt.objects.filter(
-            writeback__connection=self, started_at__gte=timezone.now() - since
-        ).exclude(outcome=AttemptOutcome.DEFERRED)
+        recent = (
+            Attempt.objects.filter(
+                writeback__connection=self, started_at__gte=timezone.now() - since
+            )
+            .exclude(outcome=AttemptOutcome.DEFERRED)
+            .exclude(on_our_side=True)
+        )
         total = recent.count()
         if not total:
             return None

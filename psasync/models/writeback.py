@@ -105,6 +105,11 @@ class Attempt(models.Model):
     outcome = models.CharField(max_length=10, choices=AttemptOutcome)
     status = models.PositiveSmallIntegerField(null=True, blank=True)
     message = models.TextField(blank=True)
+    on_our_side = models.BooleanField(
+        default=False,
+        help_text="Failed before any request, on something we must supply (e.g. the MSP's"
+        " ticket number): not counted against the connection's health.",
+    )
 
     class Meta:
         ordering = ["-started_at"]

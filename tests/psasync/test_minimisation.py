@@ -178,6 +178,12 @@ def test_it_refuses_a_ticket_without_a_psa_number_until_the_sdm_sets_it(
     assert message in writeback.last_error
     assert "then retry" in writeback.last_error
     assert sim.requests == []
+    # Ours to fix, not the PSA's failure: the connection's health is untouched.
+    connection = writeback.connection
+    connection.refresh_from_db()
+    assert (connection.last_failure_at, connection.last_error) == (None, "")
+    assert connection.failure_rate() is None
+    assert writeback.attempt_log.get().on_our_side
 
     Ticket.objects.filter(pk=ticket.pk).update(psa_ticket_number="48213")
     with run_jobs():
