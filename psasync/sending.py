@@ -52,6 +52,7 @@ BACKOFF_BASE = 10.0  # seconds; doubles each attempt
 BACKOFF_CAP = 30 * 60.0
 JOB_TIMEOUT = settings.RQ_QUEUES["psa"]["DEFAULT_TIMEOUT"]  # rq stops a send after this
 TICKET_ID_TTL = 24 * 3600
+REMOTE_ID_MAX = WriteBack._meta.get_field("remote_id").max_length
 
 
 def backoff(attempts: int, retry_after: float | None = None) -> float:
@@ -72,15 +73,37 @@ def send_writeback(writeback_id: int) -> str:
     if writeback is None:
         return "skipped"
     started = timezone.now()
+    try:
+        return _attempt(writeback, started)
+    except Exception as exc:  # recording the outcome failed (a value our columns refuse)
+        log.exception("write-back %s: could not record the outcome", writeback.pk)
+        message = f"Could not record the PSA's answer ({type(exc).__name__}: {exc})"
+        return _fail(writeback, started, f"{message[:1500]}; retry once it is fixed.", None)
+
+
+def _attempt(writeback: WriteBack, started: datetime) -> str:
     connection = writeback.connection
     requests, window, in_flight = connection.limits()
+    writes: list[str] = []  # writes that passed our gate in this attempt: they may have landed
+
+    def note_write(request: httpx.Request) -> None:
+        if request.method != "GET":
+            writes.append(request.method)
+
     try:
         with in_flight_slot(connection.limit_key(), in_flight):
             gate = request_gate(connection.limit_key(), requests, window)
-            with http_client(event_hooks={"request": [gate]}) as http:
+            with http_client(event_hooks={"request": [gate, note_write]}) as http:
                 connector = build_connector(connection, http)
                 outcome, remote = _perform(writeback, connector)
     except Deferred as deferred:
+        if writes:
+            # Our limit came between two requests, after a write had left (Syncro's
+            # billable PATCH after its POST): this was an attempt, and the next one must
+            # look for the entry by its marker before creating another.
+            why = f"{deferred.why} after a {writes[-1]} had left"
+            error = RetryableError(why, retry_after=deferred.seconds, maybe_applied=True)
+            return _retry_or_fail(writeback, started, error)
         return _defer(writeback, started, deferred)
     except RetryableError as exc:
         return _retry_or_fail(writeback, started, exc)
@@ -94,6 +117,12 @@ def send_writeback(writeback_id: int) -> str:
         log.exception("write-back %s failed unexpectedly", writeback.pk)
         error = RetryableError(f"internal error: {type(exc).__name__}: {exc}", maybe_applied=True)
         return _retry_or_fail(writeback, started, error)
+    if remote is not None and len(remote.id) > REMOTE_ID_MAX:
+        message = (
+            f"The PSA answered an entry id longer than {REMOTE_ID_MAX} characters"
+            f" ({remote.id[:80]}…); the entry may be in the PSA: check it there."
+        )
+        return _fail(writeback, started, message, None)
     return _succeed(writeback, started, outcome, remote)
 
 
@@ -156,11 +185,24 @@ def _claim(writeback_id: int) -> WriteBack | None:
         settled = not writeback.origin_id or writeback.origin.state == WriteBackState.SENT
         if not settled and not _origin_settled(writeback):
             return None
+        if writeback.operation == Operation.UPDATE and _another_update_in_flight(writeback):
+            _later(writeback, 5)  # one at a time: this one then sends the values as they are
+            return None
         writeback.state = WriteBackState.SENDING
         writeback.attempts += 1
         writeback.sending_since = now
         writeback.save(update_fields=["state", "attempts", "sending_since"])
         return writeback
+
+
+def _another_update_in_flight(change: WriteBack) -> bool:
+    """Whether another update of the same entry is being sent. Claims of updates lock
+    their create row first, so two never both see the other still pending."""
+    WriteBack.objects.select_for_update().filter(pk=change.origin_id).first()
+    siblings = WriteBack.objects.filter(
+        origin_id=change.origin_id, operation=Operation.UPDATE, state=WriteBackState.SENDING
+    )
+    return siblings.exclude(pk=change.pk).exists()
 
 
 def _origin_settled(change: WriteBack) -> bool:
@@ -182,6 +224,7 @@ def _origin_settled(change: WriteBack) -> bool:
     if change.operation == Operation.UPDATE and origin.state == WriteBackState.PENDING:
         _later(change, 10)  # the create sends current values; check after it
         return False
+
     if origin.state != WriteBackState.SENT and change.operation == Operation.UPDATE:
         change.state = WriteBackState.CANCELLED
         change.last_error = "The entry never reached the PSA; retrying its create sends it as is."
@@ -211,6 +254,10 @@ def _perform(writeback: WriteBack, connector: Connector) -> tuple[str, RemoteEnt
         if remote_id:
             connector.delete_time(ticket_id, remote_id)
         return AttemptOutcome.SENT, RemoteEntry(remote_id) if remote_id else None
+    # The entry as it is now: an edit may have committed while the claim waited for
+    # its lock, leaving the values read with the lock behind.
+    writeback.entry.refresh_from_db()
+    writeback.entry.ticket.refresh_from_db(fields=["psa_ticket_number"])
     payload = build_payload(writeback)
     if writeback.operation == Operation.UPDATE:
         entry = connector.update_time(origin.remote_ticket_id, origin.remote_id, payload)

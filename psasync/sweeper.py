@@ -19,11 +19,16 @@ from django.utils import timezone
 
 from .jobs import queue_send, waiting_sends
 from .models import Attempt, AttemptOutcome, WriteBack, WriteBackState
-from .sending import JOB_TIMEOUT
+from .sending import JOB_TIMEOUT, MAX_ATTEMPTS
 
 log = logging.getLogger(__name__)
 GRACE = timedelta(minutes=2)
 STALE_SENDING = timedelta(seconds=JOB_TIMEOUT + 60)
+STOPPED = "The worker stopped mid-attempt; the next attempt checks the PSA first."
+STOPPED_GAVE_UP = (
+    f"The worker stopped mid-attempt, {MAX_ATTEMPTS} attempts in all: given up. Check the"
+    " PSA for the entry (retrying looks for it first)."
+)
 SWEEP_AT_MOST = 5000  # rows queued per sweep; the next sweep takes the rest
 
 
@@ -64,24 +69,36 @@ def requeue_stale_writebacks(
 
 
 def _recover_abandoned(sending_before: datetime, now: datetime) -> list[int]:
-    """Put back to pending the rows whose worker died mid-send; returns their ids."""
+    """Put back to pending the rows whose worker died mid-send (failed, for the SDM,
+    once they have used their attempts: a send that kills its worker every time must
+    not loop for ever); returns the ids put back."""
     with transaction.atomic():
         abandoned = list(
             WriteBack.objects.select_for_update(skip_locked=True).filter(
                 state=WriteBackState.SENDING, sending_since__lt=sending_before
             )
         )
+        again, given_up = [], []
         for writeback in abandoned:
+            spent = writeback.attempts - writeback.retry_from >= MAX_ATTEMPTS
+            (given_up if spent else again).append(writeback.pk)
             Attempt.objects.create(
                 writeback=writeback,
                 started_at=writeback.sending_since,
                 finished_at=now,
-                outcome=AttemptOutcome.RETRY,
-                message="The worker stopped mid-attempt; the next attempt checks the PSA first.",
+                outcome=AttemptOutcome.FAILED if spent else AttemptOutcome.RETRY,
+                message=STOPPED_GAVE_UP if spent else STOPPED,
             )
-        WriteBack.objects.filter(pk__in=[w.pk for w in abandoned]).update(
+        WriteBack.objects.filter(pk__in=again).update(
             state=WriteBackState.PENDING, sending_since=None, next_attempt_at=now
+        )
+        WriteBack.objects.filter(pk__in=given_up).update(
+            state=WriteBackState.FAILED,
+            sending_since=None,
+            next_attempt_at=None,
+            last_error=STOPPED_GAVE_UP,
+            last_status=None,
         )
     if abandoned:
         log.warning("recovered %d write-back(s) abandoned mid-send", len(abandoned))
-    return [w.pk for w in abandoned]
+    return again

@@ -15,6 +15,7 @@ Outcomes the outbox acts on:
 from __future__ import annotations
 
 import email.utils
+import math
 import ssl
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -162,22 +163,28 @@ def utc_iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+RETRY_AFTER_CAP = 3600.0  # a PSA asking for longer is asked again after an hour
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Retry-After as seconds, from either of its forms (delta-seconds or an HTTP date)."""
+    """Retry-After as seconds, from either of its forms (delta-seconds or an HTTP date),
+    at most RETRY_AFTER_CAP: a wild value must not park a write-back for years."""
     value = response.headers.get("Retry-After", "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    if math.isnan(seconds):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    return min(RETRY_AFTER_CAP, max(0.0, seconds))
 
 
 class Connector(ABC):

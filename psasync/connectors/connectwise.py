@@ -23,6 +23,7 @@ from .base import (
     PermanentError,
     PsaError,
     RemoteEntry,
+    RetryableError,
     TicketNotFound,
     TimePayload,
     utc_iso,
@@ -71,10 +72,19 @@ class ConnectWiseConnector(Connector):
         return self.request(method, self._url(path), headers=self._headers(), **kwargs)
 
     def _json(self, response: httpx.Response) -> Any:
-        """The body of a 2xx answer; a page that is not JSON means a wrong base URL."""
+        """The body of a 2xx answer. Not JSON: after a write, the write may have landed
+        (retry; the next attempt looks for the marker); after a read, a wrong base URL."""
         try:
             return response.json()
         except ValueError:
+            if response.request.method != "GET":
+                raise RetryableError(
+                    f"{self.label} answered {response.request.method} {response.url.path}"
+                    f" {response.status_code} with something other than JSON; it may have"
+                    " been applied: the next attempt looks for it first",
+                    status=response.status_code,
+                    maybe_applied=True,
+                ) from None
             raise PermanentError(
                 f"{self.label} answered {response.url.path} with something other than JSON;"
                 " is the base URL the API's (.../v4_6_release/apis/3.0)?",
