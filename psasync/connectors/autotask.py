@@ -150,6 +150,11 @@ class AutotaskConnector(Connector):
             raise PermanentError(
                 f"Autotask found no zone for the API user {username!r}: check the user name"
             )
+        if not _trusted_zone(url, self.config.base_url):
+            raise PermanentError(
+                f"Autotask's zone lookup pointed at {urlsplit(url).netloc!r}, neither an"
+                " autotask.net host nor the configured one: our credentials are not sent there"
+            )
         zone = url.rstrip("/")
         self.cache.set(key, zone, ZONE_TTL)
         return zone
@@ -242,3 +247,13 @@ def _error_text(error: Any) -> str:
     if isinstance(error, dict):  # some integrations describe {"message": ...}; be lenient
         return str(error.get("message") or error)
     return str(error)
+
+
+def _trusted_zone(url: str, base_url: str) -> bool:
+    """Our secret goes to the zone: an Autotask host (https), or the configured host
+    itself (a simulator, a proxy the MSP set up)."""
+    zone, base = urlsplit(url), urlsplit(base_url)
+    if zone.netloc == base.netloc:
+        return True
+    host = (zone.hostname or "").lower()
+    return zone.scheme == "https" and (host == "autotask.net" or host.endswith(".autotask.net"))

@@ -21,6 +21,7 @@ from psasync.connectors.base import (
     TimePayload,
 )
 from psasync.simulator import Faults, Limits, Simulator
+from psasync.simulator.core import json_response
 from tests.psasync.conftest import connector_for
 
 MARKER = "[hd:6f1c2b9e-0d4a-4c1e-9a57-3b8e2f1d0c44]"
@@ -91,6 +92,32 @@ def test_the_zone_lookup_sends_no_credentials(sim, connect):
 
     headers = {name.lower() for name in sim.requests[0].headers}
     assert not {"secret", "apiintegrationcode"} & headers
+
+
+def test_a_zone_on_a_foreign_host_gets_no_credentials(sim, connect):
+    # The zone lookup is unauthenticated: whoever answers it must not collect our secret.
+    sim.sim.zone_information = lambda request: json_response(
+        {"zoneName": "Elsewhere", "url": "https://collector.example.net/ATServicesRest/"}
+    )
+    with pytest.raises(PermanentError, match="collector.example.net.*not sent there"):
+        connect(sim).find_ticket(NUMBER)
+    assert len(sim.requests) == 1  # the lookup only
+
+
+@pytest.mark.parametrize(
+    ("zone", "trusted"),
+    [
+        ("https://webservices5.autotask.net/ATServicesRest/", True),
+        ("http://webservices5.autotask.net/ATServicesRest/", False),
+        ("https://webservices5.autotask.net.evil.example/ATServicesRest/", False),
+        ("https://evilautotask.net/x/", False),
+    ],
+)
+def test_only_an_autotask_host_over_https_or_the_configured_host_is_a_zone(zone, trusted):
+    from psasync.connectors.autotask import _trusted_zone
+
+    assert _trusted_zone(zone, "https://webservices.autotask.net/atservicesrest") is trusted
+    assert _trusted_zone("http://127.0.0.1:8765/autotask/ws5/", "http://127.0.0.1:8765/autotask")
 
 
 def test_the_zone_url_is_cached_per_user_for_a_day(sim, connect):
