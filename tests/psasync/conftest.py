@@ -87,31 +87,37 @@ def desk(acme):
     return team, agent, ticket
 
 
+def wire_to(sim: Simulator, client, desk) -> PsaConnection:
+    """`client` connected to `sim`, the desk's ticket known there by the MSP's number and
+    its agent mapped to a member."""
+    kind = sim.kind
+    _, agent, ticket = desk
+    ticket.psa_ticket_number = PSA_NUMBER[kind]
+    ticket.save(update_fields=["psa_ticket_number"])
+    client.psa_kind = kind
+    client.save(update_fields=["psa_kind"])
+    connection = PsaConnection.objects.create(
+        client=client,
+        kind=kind,
+        base_url=sim.base_url,
+        credentials=sim.credentials(),
+        timeout_seconds=2,
+        role="29683102" if kind == "autotask" else "",
+    )
+    member = "29682" if kind == "autotask" else ("7" if kind != "connectwise" else "alex")
+    MemberMapping.objects.create(connection=connection, agent=agent, member=member)
+    return connection
+
+
 @pytest.fixture
 def connect(acme, desk, serve_sim):
     """connect(kind="connectwise", **sim kwargs) -> (sim, connection): Acme wired to a
     simulated PSA with the ticket known there and alex mapped to a member."""
 
     def wire(kind: str = "connectwise", **sim_kwargs):
-        _, agent, ticket = desk
         sim = serve_sim(kind, **sim_kwargs)
-        number = PSA_NUMBER[kind]
-        sim.add_ticket(number)
-        ticket.psa_ticket_number = number
-        ticket.save(update_fields=["psa_ticket_number"])
-        acme.psa_kind = kind
-        acme.save(update_fields=["psa_kind"])
-        connection = PsaConnection.objects.create(
-            client=acme,
-            kind=kind,
-            base_url=sim.base_url,
-            credentials=sim.credentials(),
-            timeout_seconds=2,
-            role="29683102" if kind == "autotask" else "",
-        )
-        member = "29682" if kind == "autotask" else ("7" if kind != "connectwise" else "alex")
-        MemberMapping.objects.create(connection=connection, agent=agent, member=member)
-        return sim, connection
+        sim.add_ticket(PSA_NUMBER[kind])
+        return sim, wire_to(sim, acme, desk)
 
     return wire
 

@@ -4,11 +4,11 @@ first lookup. A time entry on any demo client must reach its PSA."""
 
 import pytest
 
-from psasync.models import MemberMapping, PsaConnection, WriteBack
+from psasync.models import WriteBack
 from psasync.simulator import Simulator
 from psasync.simulator.core import serve_many
 
-from .conftest import PSA_NUMBER
+from .conftest import PSA_NUMBER, wire_to
 
 pytestmark = pytest.mark.django_db
 KINDS = ["connectwise", "autotask", "halopsa", "syncro"]
@@ -27,21 +27,7 @@ def test_time_reaches_each_kind_served_together_for_a_number_it_never_saw(
     kind, simulators, acme, desk, log_time, run_jobs
 ):
     sim = simulators[kind]
-    _, agent, ticket = desk
-    ticket.psa_ticket_number = PSA_NUMBER[kind]
-    ticket.save(update_fields=["psa_ticket_number"])
-    acme.psa_kind = kind
-    acme.save(update_fields=["psa_kind"])
-    connection = PsaConnection.objects.create(
-        client=acme,
-        kind=kind,
-        base_url=sim.base_url,
-        credentials=sim.credentials(),
-        timeout_seconds=2,
-        role="29683102" if kind == "autotask" else "",
-    )
-    member = "29682" if kind == "autotask" else ("7" if kind != "connectwise" else "alex")
-    MemberMapping.objects.create(connection=connection, agent=agent, member=member)
+    wire_to(sim, acme, desk)
     assert not [t for t in sim.state.tickets.values() if t["number"] == PSA_NUMBER[kind]]
 
     with run_jobs():
