@@ -23,6 +23,8 @@ from django.db import close_old_connections, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 
+from tickets.models import TimeEntry
+
 from .connectors import connector_class
 from .connectors.base import (
     ConnectionConfig,
@@ -224,7 +226,6 @@ def _origin_settled(change: WriteBack) -> bool:
     if change.operation == Operation.UPDATE and origin.state == WriteBackState.PENDING:
         _later(change, 10)  # the create sends current values; check after it
         return False
-
     if origin.state != WriteBackState.SENT and change.operation == Operation.UPDATE:
         change.state = WriteBackState.CANCELLED
         change.last_error = "The entry never reached the PSA; retrying its create sends it as is."
@@ -254,10 +255,11 @@ def _perform(writeback: WriteBack, connector: Connector) -> tuple[str, RemoteEnt
         if remote_id:
             connector.delete_time(ticket_id, remote_id)
         return AttemptOutcome.SENT, RemoteEntry(remote_id) if remote_id else None
-    # The entry as it is now: an edit may have committed while the claim waited for
-    # its lock, leaving the values read with the lock behind.
-    writeback.entry.refresh_from_db()
-    writeback.entry.ticket.refresh_from_db(fields=["psa_ticket_number"])
+    # The entry as it is now, in one query: an edit may have committed while the claim
+    # waited for its lock, leaving the values read with the lock behind.
+    writeback.entry = TimeEntry.objects.select_related("ticket", "agent__user").get(
+        pk=writeback.entry_id
+    )
     payload = build_payload(writeback)
     if writeback.operation == Operation.UPDATE:
         entry = connector.update_time(origin.remote_ticket_id, origin.remote_id, payload)

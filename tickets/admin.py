@@ -20,6 +20,7 @@ from .actions import (
     set_psa_ticket_number,
     void_time,
 )
+from .actions.reference import NUMBER_MAX
 from .forms import LocalDateTimeInput
 from .intake.pipeline import FAILED, process_inbound
 from .models import (
@@ -107,13 +108,20 @@ class OverridePriorityForm(forms.Form):
 class PsaNumberForm(forms.Form):
     number = forms.CharField(
         label="The MSP's ticket number",
-        max_length=50,
+        max_length=NUMBER_MAX,
         help_text="As their PSA shows it. Time is written back against it; retry the"
         " ticket's failed write-backs afterwards (PSA write-backs).",
     )
 
 
 class ActionFormMixin:
+    def _only_one(self, request, queryset, why: str) -> bool:
+        """Whether exactly one row is selected; if not, says `why` it must be."""
+        if queryset.count() == 1:
+            return True
+        self.message_user(request, why, messages.ERROR)
+        return False
+
     def _action_form(
         self, request, queryset, form_class, action: str, title: str, apply, initial=None
     ):
@@ -187,6 +195,12 @@ class TicketAdmin(ActionFormMixin, ReadOnlyAdmin):
 
     @admin.action(description="Set the MSP's ticket number…", permissions=["set_psa_number"])
     def set_psa_number(self, request, queryset):
+        if not self._only_one(
+            request,
+            queryset,
+            "Set one ticket's number at a time: each ticket has its own in the MSP's PSA.",
+        ):
+            return None
         actor = Actor.of(request.user)
         return self._action_form(
             request, queryset, PsaNumberForm, "set_psa_number", "Set the MSP's ticket number",
@@ -359,12 +373,11 @@ class TimeEntryAdmin(ActionFormMixin, ReadOnlyAdmin):
     def change_entries(self, request, queryset):
         # One at a time: each entry has its own times and summary, and the form starts
         # from them, so a field the SDM leaves alone stays as it was (billable too).
-        if queryset.count() != 1:
-            self.message_user(
-                request,
-                "Change one time entry at a time: each has its own times and summary.",
-                messages.ERROR,
-            )
+        if not self._only_one(
+            request,
+            queryset,
+            "Change one time entry at a time: each has its own times and summary.",
+        ):
             return None
         entry = queryset.get()
         current = {

@@ -545,6 +545,18 @@ def test_an_sdm_sets_a_missing_psa_number_and_the_retried_write_back_is_sent(
     assert len(sim.entries()) == 1
 
 
+def test_a_psa_number_is_set_on_one_ticket_at_a_time(desk, sdm_client):
+    from tests.intake_helpers import ingest
+    from tests.mails import build_mail
+
+    ticket, other = desk[2], ingest(build_mail(subject="Another")).ticket
+    response = act(sdm_client, TICKETS, "set_psa_number", ticket, other, apply="1", number="7")
+    assert said(response) == [
+        "Set one ticket's number at a time: each ticket has its own in the MSP's PSA."
+    ]
+    assert "7" not in set(Ticket.objects.values_list("psa_ticket_number", flat=True))
+
+
 def test_setting_a_psa_number_needs_one_and_the_permission(desk, client):
     from django.contrib.auth import get_user_model
 
